@@ -1,0 +1,119 @@
+#include "credentials.h"
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace sessionkeyring {
+namespace {
+
+// On 32-bit x86 and ARM the plain calls take 16-bit IDs; the *32 variants
+// are the ones that take full IDs.
+#ifdef SYS_setresuid32
+constexpr long kSetresuid = SYS_setresuid32;
+constexpr long kSetresgid = SYS_setresgid32;
+constexpr long kGetresuid = SYS_getresuid32;
+constexpr long kGetresgid = SYS_getresgid32;
+#else
+constexpr long kSetresuid = SYS_setresuid;
+constexpr long kSetresgid = SYS_setresgid;
+constexpr long kGetresuid = SYS_getresuid;
+constexpr long kGetresgid = SYS_getresgid;
+#endif
+
+template <typename Id>
+std::string FormatTriple(const IdTriple<Id>& ids) {
+  return std::to_string(ids.real) + "/" + std::to_string(ids.effective) + "/" +
+         std::to_string(ids.saved);
+}
+
+}  // namespace
+
+std::string FormatIds(const ThreadIds& ids) {
+  return "uid " + FormatTriple(ids.uid) + " gid " + FormatTriple(ids.gid);
+}
+
+StatusOr<ThreadIds> ThreadCredentials::Get() {
+  ThreadIds ids;
+  if (syscall(kGetresuid, &ids.uid.real, &ids.uid.effective, &ids.uid.saved) !=
+      0) {
+    return Status::Failure("read the thread's uids", errno);
+  }
+  if (syscall(kGetresgid, &ids.gid.real, &ids.gid.effective, &ids.gid.saved) !=
+      0) {
+    return Status::Failure("read the thread's gids", errno);
+  }
+  return ids;
+}
+
+Status ThreadCredentials::SetUids(const IdTriple<uid_t>& ids) {
+  if (syscall(kSetresuid, ids.real, ids.effective, ids.saved) != 0) {
+    return Status::Failure("set the thread's uids", errno);
+  }
+  return {};
+}
+
+Status ThreadCredentials::SetGids(const IdTriple<gid_t>& ids) {
+  if (syscall(kSetresgid, ids.real, ids.effective, ids.saved) != 0) {
+    return Status::Failure("set the thread's gids", errno);
+  }
+  return {};
+}
+
+ScopedRealIds::~ScopedRealIds() {
+  if (active_) Restore().IgnoreError();
+}
+
+Status ScopedRealIds::Switch(uid_t uid, gid_t gid) {
+  StatusOr<ThreadIds> before = credentials_.Get();
+  if (!before.ok()) return before.status();
+  saved_ = before.value();
+
+  ThreadIds wanted = saved_;
+  wanted.uid.real = uid;
+  wanted.gid.real = gid;
+  if (wanted == saved_) return {};  // Already the target: nothing to undo.
+
+  // From here on something may have changed, so every exit restores.
+  active_ = true;
+  Status status;
+  if (wanted.gid != saved_.gid) status = credentials_.SetGids(wanted.gid);
+  if (status.ok() && wanted.uid != saved_.uid) {
+    status = credentials_.SetUids(wanted.uid);
+  }
+  if (status.ok()) {
+    StatusOr<ThreadIds> after = credentials_.Get();
+    if (!after.ok()) {
+      status = after.status();
+    } else if (!(after.value() == wanted)) {
+      status = Status::Failure("switch to the target IDs (they read back as " +
+                                   FormatIds(after.value()) + ")",
+                               -1);
+    }
+  }
+  if (!status.ok()) Restore().IgnoreError();
+  return status;
+}
+
+Status ScopedRealIds::Restore() {
+  if (!active_) return {};
+
+  // The uid goes back first: if the effective uid had been changed away
+  // from 0, restoring it is what gives back the right to set the gids.
+  const Status uids = credentials_.SetUids(saved_.uid);
+  const Status gids = credentials_.SetGids(saved_.gid);
+  StatusOr<ThreadIds> after = credentials_.Get();
+  if (!uids.ok()) return uids;
+  if (!gids.ok()) return gids;
+  if (!after.ok()) return after.status();
+  if (!(after.value() == saved_)) {
+    return Status::Failure("restore " + FormatIds(saved_) +
+                               " (they read back as " +
+                               FormatIds(after.value()) + ")",
+                           -1);
+  }
+  active_ = false;
+  return {};
+}
+
+}  // namespace sessionkeyring

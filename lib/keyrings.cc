@@ -1,0 +1,96 @@
+#include "keyrings.h"
+
+#include <errno.h>
+#include <keyutils.h>
+#include <stdlib.h>
+
+#include <charconv>
+#include <memory>
+#include <string_view>
+
+namespace sessionkeyring {
+namespace {
+
+template <typename Number>
+bool ParseNumber(std::string_view text, int base, Number& out) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, out, base);
+  return ec == std::errc() && ptr == end && !text.empty();
+}
+
+// Cuts the next ';'-terminated field off the front of `text`.
+bool NextField(std::string_view& text, std::string_view& field) {
+  const size_t semicolon = text.find(';');
+  if (semicolon == std::string_view::npos) return false;
+  field = text.substr(0, semicolon);
+  text.remove_prefix(semicolon + 1);
+  return true;
+}
+
+}  // namespace
+
+bool ParseKeyDescription(const std::string& text, KeyDescription& out) {
+  std::string_view rest = text;
+  std::string_view type, uid, gid, perm;
+  if (!NextField(rest, type) || !NextField(rest, uid) ||
+      !NextField(rest, gid) || !NextField(rest, perm)) {
+    return false;
+  }
+  KeyDescription parsed;
+  parsed.type = type;
+  parsed.description = rest;
+  if (!ParseNumber(uid, 10, parsed.uid) || !ParseNumber(gid, 10, parsed.gid) ||
+      !ParseNumber(perm, 16, parsed.permissions)) {
+    return false;
+  }
+  out = std::move(parsed);
+  return true;
+}
+
+StatusOr<KeySerial> KernelKeyrings::Resolve(KeySerial special) {
+  const key_serial_t serial = keyctl_get_keyring_ID(special, 0);
+  if (serial < 0) return Status::Failure("look up a keyring", errno);
+  return serial;
+}
+
+StatusOr<KeyDescription> KernelKeyrings::Describe(KeySerial key) {
+  char* raw = nullptr;
+  if (keyctl_describe_alloc(key, &raw) < 0) {
+    return Status::Failure("describe a keyring", errno);
+  }
+  const std::unique_ptr<char, decltype(&free)> owned(raw, &free);
+  KeyDescription description;
+  if (!ParseKeyDescription(raw, description)) {
+    return Status::Failure("parse a keyring description", EINVAL);
+  }
+  return description;
+}
+
+StatusOr<KeySerial> KernelKeyrings::JoinNewSessionKeyring() {
+  const key_serial_t serial = keyctl_join_session_keyring(nullptr);
+  if (serial < 0) return Status::Failure("join a new session keyring", errno);
+  return serial;
+}
+
+Status KernelKeyrings::Link(KeySerial key, KeySerial keyring) {
+  if (keyctl_link(key, keyring) < 0) {
+    return Status::Failure("link a keyring", errno);
+  }
+  return {};
+}
+
+Status KernelKeyrings::Revoke(KeySerial key) {
+  if (keyctl_revoke(key) < 0) return Status::Failure("revoke a keyring", errno);
+  return {};
+}
+
+StatusOr<KeySerial> KernelKeyrings::GetPersistent(uid_t uid,
+                                                  KeySerial keyring) {
+  const long serial = keyctl_get_persistent(uid, keyring);
+  if (serial < 0) {
+    return Status::Failure("get the persistent keyring", errno);
+  }
+  return static_cast<KeySerial>(serial);
+}
+
+}  // namespace sessionkeyring

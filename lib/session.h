@@ -1,0 +1,69 @@
+// Making and revoking a session keyring: the decisions, without PAM.
+//
+// OpenSessionKeyring() decides, for a target user and the calling thread's
+// current session keyring, whether to keep that keyring or give the thread
+// a fresh "_ses" keyring owned by the user with the user keyring linked in.
+// It reports through a LogSink and returns an outcome; it never calls PAM.
+
+#ifndef SESSIONKEYRING_LIB_SESSION_H_
+#define SESSIONKEYRING_LIB_SESSION_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "credentials.h"
+#include "keyrings.h"
+#include "log_sink.h"
+#include "options.h"
+
+namespace sessionkeyring {
+
+// The user a session is opened for, as the passwd database gives it.
+struct Target {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct OpenOutcome {
+  enum class Kind {
+    kCreated,      // a fresh keyring was made and joined
+    kKept,         // the inherited keyring is fine as it is
+    kUnavailable,  // the kernel offers no keyrings; nothing to isolate
+    kFailed,       // logged at error level already
+  };
+  Kind kind = Kind::kFailed;
+  // The keyring this call created and joined, or 0. It can be set even
+  // when kind is kFailed (the user keyring could not be linked in, or the
+  // IDs could not be restored): the thread is then inside it, so it must
+  // still be revoked later.
+  KeySerial created = 0;
+};
+
+// Everything the core needs from the outside world for one call.
+struct Services {
+  Keyrings& keyrings;
+  Credentials& credentials;
+  LogSink& log;
+};
+
+// Gives the calling thread a session keyring for `target`:
+// - with `force`, always a fresh one;
+// - otherwise a fresh one unless the thread already has a real session
+//   keyring (anything but the target's own user-session keyring) that the
+//   target may keep: one the target owns, any when the target is root, or
+//   any with `allow_foreign`. A revoked keyring counts as none.
+// The thread's real uid and gid are switched to the target's for the
+// kernel calls and all six IDs are restored before returning.
+OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
+                               const Target& target);
+
+// Revokes a keyring this module created. A keyring that is already revoked
+// (a forked copy of the session closed first) counts as success. Needs
+// only possession, so it switches no IDs. Logs a failure at error level.
+Status RevokeSessionKeyring(Services& services, KeySerial keyring);
+
+}  // namespace sessionkeyring
+
+#endif  // SESSIONKEYRING_LIB_SESSION_H_

@@ -1,0 +1,88 @@
+#include "pam_edge.h"
+
+#include <pwd.h>
+#include <security/pam_ext.h>
+#include <security/pam_modutil.h>
+#include <syslog.h>
+
+#include <memory>
+
+namespace sessionkeyring {
+namespace {
+
+// One name for all lines of this module in a stack: listed twice, the
+// module still makes one keyring per handle, as pam_keyinit does.
+constexpr char kStateName[] = "pam_sessionkeyring:state";
+
+int Priority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return LOG_ERR;
+    case LogLevel::kWarning:
+      return LOG_WARNING;
+    case LogLevel::kNotice:
+      return LOG_NOTICE;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+  }
+  return LOG_ERR;
+}
+
+// Called by libpam at pam_end(), and possibly in a forked child that ends
+// its copy of the handle: it only frees memory.
+void FreeHandleState(pam_handle_t* /*pamh*/, void* data, int /*status*/) {
+  delete static_cast<HandleState*>(data);
+}
+
+}  // namespace
+
+void PamSyslogSink::Log(LogLevel level, const std::string& message) {
+  if (level == LogLevel::kDebug && !debug_) return;
+  pam_syslog(pamh_, Priority(level), "%s", message.c_str());
+}
+
+UserLookup PamUserSource::LookUp() {
+  UserLookup result;
+  const char* name = nullptr;
+  const int code = pam_get_user(pamh_, &name, "key user");
+  if (code != PAM_SUCCESS) {
+    result.host_code = code;
+    return result;
+  }
+  if (name == nullptr) {
+    result.kind = UserLookup::Kind::kUnknown;
+    return result;
+  }
+  result.target.name = name;
+
+  const struct passwd* entry = pam_modutil_getpwnam(pamh_, name);
+  if (entry == nullptr) {
+    result.kind = UserLookup::Kind::kUnknown;
+    return result;
+  }
+  result.kind = UserLookup::Kind::kFound;
+  result.target.uid = entry->pw_uid;
+  result.target.gid = entry->pw_gid;
+  return result;
+}
+
+HandleState* FindHandleState(pam_handle_t* pamh) {
+  const void* data = nullptr;
+  if (pam_get_data(pamh, kStateName, &data) != PAM_SUCCESS) return nullptr;
+  // Stored by AttachHandleState() below, as a non-const HandleState.
+  return static_cast<HandleState*>(const_cast<void*>(data));
+}
+
+HandleState* AttachHandleState(pam_handle_t* pamh) {
+  if (HandleState* existing = FindHandleState(pamh)) return existing;
+  auto state = std::make_unique<HandleState>();
+  if (pam_set_data(pamh, kStateName, state.get(), FreeHandleState) !=
+      PAM_SUCCESS) {
+    return nullptr;
+  }
+  return state.release();
+}
+
+}  // namespace sessionkeyring
