@@ -1,0 +1,509 @@
+// The PAM hooks as the core decides them, against the fake kernel: which
+// verdict each returns and how the per-handle state carries a keyring from
+// open to close.
+
+#include "hooks.h"
+
+#include <errno.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "fakes.h"
+
+namespace sessionkeyring {
+namespace {
+
+using test::Args;
+using test::FakeThread;
+using test::FakeUserSource;
+using test::FoundUser;
+using test::HookName;
+using test::HostError;
+using test::kAlice;
+using test::kBob;
+using test::Op;
+using test::OpeningHook;
+using test::RootIds;
+using test::RunOpeningHook;
+using test::UnknownUser;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Any code the host's user lookup may return; only that it comes back
+// unchanged matters. (This is PAM_CONV_ERR's value.)
+constexpr int kHostCode = 19;
+
+class HooksTest : public ::testing::Test {
+ protected:
+  HookResult Open(const Options& options = {}) {
+    return OpenSession(thread_.services, users_, options, state_);
+  }
+  HookResult Establish(const Options& options = {}) {
+    return EstablishCredentials(thread_.services, users_, options, state_);
+  }
+  HookResult Close(const Options& options = {}) {
+    return CloseSession(thread_.services, options, state_);
+  }
+  HookResult Delete(const Options& options = {}) {
+    return DeleteCredentials(thread_.services, options, state_);
+  }
+
+  bool IsRevoked(KeySerial keyring) const {
+    return thread_.keyrings.Get(keyring).revoked;
+  }
+  int CallsOf(Op op) const { return thread_.calls.Count(op); }
+  size_t CallCount() const { return thread_.calls.calls().size(); }
+
+  void ExpectIdsAsAtStart() const {
+    EXPECT_EQ(thread_.credentials.ids(), thread_.start);
+  }
+  std::vector<LogLevel> VisibleLevels() const {
+    return thread_.log.VisibleLevels();
+  }
+
+  FakeThread thread_{RootIds()};
+  FakeUserSource users_{FoundUser(kAlice)};
+  HandleState state_;
+};
+
+// What open_session and setcred(ESTABLISH) share.
+
+class OpeningHookTest : public HooksTest,
+                        public ::testing::WithParamInterface<OpeningHook> {
+ protected:
+  HookResult Run(const Options& options = {}) {
+    return RunOpeningHook(GetParam(), thread_.services, users_, options,
+                          state_);
+  }
+};
+
+TEST_P(OpeningHookTest, MakesAKeyringAndRecordsItInTheHandle) {
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_NE(state_.keyring, 0);
+  EXPECT_EQ(state_.keyring, thread_.keyrings.session_keyring());
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_P(OpeningHookTest, PassesTheHostsUserLookupErrorThrough) {
+  users_.set_answer(HostError(kHostCode));
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kHostError);
+  EXPECT_EQ(result.host_code, kHostCode);
+  EXPECT_EQ(CallCount(), 0u);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_P(OpeningHookTest, UnknownUserGivesOneNoticeNamingTheUser) {
+  users_.set_answer(UnknownUser("mallory"));
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kUserUnknown);
+  EXPECT_EQ(CallCount(), 0u);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kNotice));
+  EXPECT_THAT(thread_.log.OnlyVisibleMessage(), HasSubstr("\"mallory\""));
+}
+
+TEST_P(OpeningHookTest, UnknownUserNameIsEscapedInTheNotice) {
+  users_.set_answer(UnknownUser("evil\nname"));
+
+  Run();
+
+  EXPECT_THAT(thread_.log.OnlyVisibleMessage(), HasSubstr("\"evil\\x0aname\""));
+}
+
+TEST_P(OpeningHookTest, FailureToMakeTheKeyringIsTheHooksOwnFailure) {
+  thread_.calls.FailEvery(Op::kJoin, EDQUOT);
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kFailure);
+  EXPECT_EQ(state_.keyring, 0);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+}
+
+TEST_P(OpeningHookTest, MissingKeyringSupportIsSuccess) {
+  thread_.calls.FailNext(Op::kResolve, ENOSYS);
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_EQ(state_.keyring, 0);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kNotice));
+}
+
+TEST_P(OpeningHookTest, KeptKeyringIsSuccessWithNothingToRevoke) {
+  thread_.keyrings.SubscribeTo(
+      thread_.keyrings.AddKeyring(kAlice.uid, kAlice.gid, "_ses"));
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_EQ(state_.keyring, 0);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_P(OpeningHookTest, SecondCallOnTheHandleSucceedsWithoutASecondKeyring) {
+  Run();
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_EQ(CallsOf(Op::kJoin), 1);
+  EXPECT_EQ(users_.calls(), 1);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// The thread is already inside the keyring when the link fails, so the
+// handle must remember it for the revoke.
+TEST_P(OpeningHookTest, LinkFailureStillRecordsTheKeyringForRevocation) {
+  thread_.calls.FailNext(Op::kLink, EACCES);
+
+  const HookResult result = Run(Args({"revoke"}));
+  const KeySerial recorded = state_.keyring;
+  Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kFailure);
+  ASSERT_NE(recorded, 0);
+  EXPECT_TRUE(IsRevoked(recorded));
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+}
+
+std::string HookTestName(const ::testing::TestParamInfo<OpeningHook>& info) {
+  return std::string(HookName(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(OpenAndEstablish, OpeningHookTest,
+                         ::testing::Values(OpeningHook::kOpen,
+                                           OpeningHook::kEstablish),
+                         HookTestName);
+
+TEST_F(HooksTest, OpenCountsAnOpen) {
+  Open();
+
+  EXPECT_EQ(state_.opens, 1);
+}
+
+TEST_F(HooksTest, EstablishDoesNotCountAnOpen) {
+  Establish();
+
+  EXPECT_EQ(state_.opens, 0);
+}
+
+// The module listed twice in a session stack.
+TEST_F(HooksTest, KeyringOfAModuleListedTwiceIsRevokedOnlyAtTheLastClose) {
+  Open(Args({"revoke"}));
+  Open(Args({"revoke"}));
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult first = Close();
+  const bool revoked_after_first = IsRevoked(keyring);
+  const HookResult second = Close();
+
+  EXPECT_EQ(first.verdict, Verdict::kSuccess);
+  EXPECT_FALSE(revoked_after_first);
+  EXPECT_EQ(second.verdict, Verdict::kSuccess);
+  EXPECT_TRUE(IsRevoked(keyring));
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// gdm with a Kerberos KEYRING:session cache calls setcred before open.
+TEST_F(HooksTest, EstablishThenOpenMakesOneKeyringRevokedAtClose) {
+  Establish(Args({"revoke"}));
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult opened = Open(Args({"revoke"}));
+  const HookResult closed = Close();
+
+  EXPECT_EQ(opened.verdict, Verdict::kSuccess);
+  EXPECT_EQ(closed.verdict, Verdict::kSuccess);
+  EXPECT_EQ(CallsOf(Op::kJoin), 1);
+  EXPECT_TRUE(IsRevoked(keyring));
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, DeleteBeforeCloseRevokesAndCloseThenDoesNothing) {
+  Open(Args({"revoke"}));
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult deleted = Delete();
+  const size_t calls_after_delete = CallCount();
+  const HookResult closed = Close();
+
+  EXPECT_EQ(deleted.verdict, Verdict::kSuccess);
+  EXPECT_TRUE(IsRevoked(keyring));
+  EXPECT_EQ(closed.verdict, Verdict::kSuccess);
+  EXPECT_EQ(CallCount(), calls_after_delete);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, DeleteAfterCloseIsIgnored) {
+  Open(Args({"revoke"}));
+  Close();
+  const size_t calls_after_close = CallCount();
+
+  const HookResult result = Delete();
+
+  EXPECT_EQ(result.verdict, Verdict::kIgnore);
+  EXPECT_EQ(CallCount(), calls_after_close);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, DeleteWithoutRevokeIsIgnoredAndRevokesNothing) {
+  Open();
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult result = Delete();
+
+  EXPECT_EQ(result.verdict, Verdict::kIgnore);
+  EXPECT_FALSE(IsRevoked(keyring));
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, DeleteOnAFreshHandleIsIgnored) {
+  const HookResult result = Delete(Args({"revoke"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kIgnore);
+  EXPECT_EQ(CallCount(), 0u);
+}
+
+TEST_F(HooksTest, CloseWithoutOpenSucceedsAndDoesNothing) {
+  const HookResult result = Close(Args({"revoke"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_EQ(CallCount(), 0u);
+  EXPECT_EQ(state_.opens, 0);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// As in pam_keyinit, `revoke` seen by any hook of the handle applies.
+TEST_F(HooksTest, RevokeOnTheOpenLineAppliesAtAPlainClose) {
+  Open(Args({"revoke"}));
+  const KeySerial keyring = state_.keyring;
+
+  Close();
+
+  EXPECT_TRUE(IsRevoked(keyring));
+}
+
+TEST_F(HooksTest, RevokeOnAnAuthLineAppliesAtClose) {
+  Establish(Args({"revoke"}));
+  Open();
+  const KeySerial keyring = state_.keyring;
+
+  Close();
+
+  EXPECT_TRUE(IsRevoked(keyring));
+}
+
+TEST_F(HooksTest, RevokeOnTheCloseLineApplies) {
+  Open();
+  const KeySerial keyring = state_.keyring;
+
+  Close(Args({"revoke"}));
+
+  EXPECT_TRUE(IsRevoked(keyring));
+}
+
+// The end of the transaction revokes instead, so that modules after this
+// one can still use the keyring in their close hooks.
+TEST_F(HooksTest, RevokeAtEndLeavesTheKeyringAtCloseAndRemembersIt) {
+  Open(Args({"revoke=end"}));
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_FALSE(IsRevoked(keyring));
+  EXPECT_EQ(state_.keyring, keyring);
+  EXPECT_EQ(state_.revoke, RevokeMode::kAtEnd);
+}
+
+TEST_F(HooksTest, RevokeAtEndLeavesTheKeyringAtDelete) {
+  Open(Args({"revoke=end"}));
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult result = Delete();
+
+  EXPECT_EQ(result.verdict, Verdict::kIgnore);
+  EXPECT_FALSE(IsRevoked(keyring));
+}
+
+TEST_F(HooksTest, CloseWithoutRevokeLeavesTheKeyringAndForgetsIt) {
+  Open();
+  const KeySerial keyring = state_.keyring;
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_FALSE(IsRevoked(keyring));
+  EXPECT_EQ(state_.keyring, 0);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// pam_keyinit kept the record, so every later open in the process returned
+// early and shared the first keyring.
+TEST_F(HooksTest, OpenAfterAnUnrevokedCloseStartsANewSession) {
+  Open(Args({"force"}));
+  const KeySerial first = state_.keyring;
+  Close();
+
+  const HookResult result = Open(Args({"force"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_NE(state_.keyring, 0);
+  EXPECT_NE(state_.keyring, first);
+  ExpectIdsAsAtStart();
+}
+
+TEST_F(HooksTest, OpenForAnotherUserAfterAnUnrevokedCloseGetsItsOwnKeyring) {
+  Open();
+  Close();
+  users_.set_answer(FoundUser(kBob));
+
+  const HookResult result = Open();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  ASSERT_NE(state_.keyring, 0);
+  EXPECT_EQ(thread_.keyrings.Get(state_.keyring).uid, kBob.uid);
+  ExpectIdsAsAtStart();
+}
+
+// pam_keyinit fails this second open: the thread's keyring is revoked.
+TEST_F(HooksTest, SessionAfterARevokedOneInTheSameThreadOpens) {
+  Open(Args({"revoke"}));
+  const KeySerial first = state_.keyring;
+  Close();
+
+  const HookResult result = Open(Args({"revoke"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_NE(state_.keyring, first);
+  EXPECT_FALSE(IsRevoked(state_.keyring));
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, RevokeFailureAtCloseIsLoggedButCloseSucceeds) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kRevoke, EACCES);
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_EQ(state_.keyring, 0);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+}
+
+TEST_F(HooksTest, RevokeFailureAtDeleteFails) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kRevoke, EACCES);
+
+  const HookResult result = Delete();
+
+  EXPECT_EQ(result.verdict, Verdict::kFailure);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+}
+
+TEST_F(HooksTest, AlreadyRevokedKeyringAtCloseIsSuccessWithoutAnError) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kRevoke, EKEYREVOKED);
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// After fork() both processes hold a copy of the handle; whichever closes
+// second finds the keyring already revoked.
+TEST_F(HooksTest, ForkedCopiesOfAHandleBothCloseCleanly) {
+  Open(Args({"revoke"}));
+  HandleState child = state_;
+
+  const HookResult parent_closed = Close();
+  const HookResult child_closed =
+      CloseSession(thread_.services, Options{}, child);
+
+  EXPECT_EQ(parent_closed.verdict, Verdict::kSuccess);
+  EXPECT_EQ(child_closed.verdict, Verdict::kSuccess);
+  EXPECT_EQ(CallsOf(Op::kRevoke), 2);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+// Two handles in one thread, for two users: pam_keyinit gave the second
+// user the first one's keyring and revoked it only when both had closed.
+class TwoHandlesTest : public HooksTest {
+ protected:
+  HookResult OpenForBob(const Options& options = {}) {
+    return OpenSession(thread_.services, bob_users_, options, bob_state_);
+  }
+  HookResult CloseForBob(const Options& options = {}) {
+    return CloseSession(thread_.services, options, bob_state_);
+  }
+
+  FakeUserSource bob_users_{FoundUser(kBob)};
+  HandleState bob_state_;
+};
+
+TEST_F(TwoHandlesTest, SecondHandleGetsAKeyringOfItsOwnUser) {
+  Open(Args({"revoke"}));
+
+  const HookResult result = OpenForBob(Args({"revoke"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  ASSERT_NE(bob_state_.keyring, 0);
+  EXPECT_NE(bob_state_.keyring, state_.keyring);
+  EXPECT_EQ(thread_.keyrings.Get(state_.keyring).uid, kAlice.uid);
+  EXPECT_EQ(thread_.keyrings.Get(bob_state_.keyring).uid, kBob.uid);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(TwoHandlesTest, ClosingOneHandleRevokesOnlyItsOwnKeyring) {
+  Open(Args({"revoke"}));
+  const KeySerial alices = state_.keyring;
+  OpenForBob(Args({"revoke"}));
+  const KeySerial bobs = bob_state_.keyring;
+
+  Close();
+
+  EXPECT_TRUE(IsRevoked(alices));
+  EXPECT_FALSE(IsRevoked(bobs));
+  EXPECT_EQ(bob_state_.keyring, bobs);
+  EXPECT_EQ(bob_state_.opens, 1);
+}
+
+TEST_F(TwoHandlesTest, EachHandleRevokesItsOwnKeyringAtItsClose) {
+  Open(Args({"revoke"}));
+  const KeySerial alices = state_.keyring;
+  OpenForBob(Args({"revoke"}));
+  const KeySerial bobs = bob_state_.keyring;
+
+  CloseForBob();
+  const bool alices_revoked_by_bobs_close = IsRevoked(alices);
+  Close();
+
+  EXPECT_FALSE(alices_revoked_by_bobs_close);
+  EXPECT_TRUE(IsRevoked(bobs));
+  EXPECT_TRUE(IsRevoked(alices));
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace sessionkeyring
