@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "keyrings.h"
 #include "session.h"
+#include "user_keyrings.h"
 
 namespace sessionkeyring {
 namespace {
@@ -84,30 +85,12 @@ class SystemTest : public ::testing::Test {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
   }
 
-  // The test users' per-user keyrings outlive every process; invalidating
-  // them lets the kernel collect them, so the suite leaves no keys behind.
+  // The test users' per-user keyrings outlive every process.
   static void TearDownTestSuite() {
     if (geteuid() != 0) return;
-    RunInChild([] {
-      for (const Target* target : {&kAlice, &kBob}) {
-        ThreadCredentials credentials;
-        ScopedRealIds identity(credentials);
-        ASSERT_TRUE(identity.Switch(target->uid, target->gid).ok());
-        // Both are resolved before either is invalidated (looking up @u
-        // after @us is gone makes the kernel create a new @us), and both
-        // are linked into a fresh session keyring first so that the thread
-        // possesses them, which invalidation requires.
-        const KeySerial user = keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 0);
-        const KeySerial user_session =
-            keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
-        const KeySerial holder = keyctl_join_session_keyring(nullptr);
-        EXPECT_EQ(keyctl_link(KEY_SPEC_USER_KEYRING, holder), 0);
-        EXPECT_EQ(keyctl_link(KEY_SPEC_USER_SESSION_KEYRING, holder), 0);
-        EXPECT_EQ(keyctl_invalidate(user_session), 0);
-        EXPECT_EQ(keyctl_invalidate(user), 0);
-        ASSERT_TRUE(identity.Restore().ok());
-      }
-    });
+    for (const Target* target : {&kAlice, &kBob}) {
+      EXPECT_EQ(testing::ForgetUserKeyrings(target->uid, target->gid), "");
+    }
   }
 
   OpenOutcome Open(const Options& options, const Target& target) {
