@@ -5,6 +5,7 @@ namespace {
 
 void Latch(const Options& options, HandleState& state) {
   if (options.revoke != RevokeMode::kNever) state.revoke = options.revoke;
+  state.debug = state.debug || options.debug;
 }
 
 HookResult Result(Verdict verdict) { return {verdict, 0}; }
@@ -12,7 +13,8 @@ HookResult Result(Verdict verdict) { return {verdict, 0}; }
 }  // namespace
 
 HookResult EstablishCredentials(Services& services, UserSource& users,
-                                const Options& options, HandleState& state) {
+                                const Options& options, HandleState& state,
+                                pid_t self) {
   Latch(options, state);
   // A second line of the module in the stack, or open_session after
   // setcred, finds the keyring already made for this handle.
@@ -38,15 +40,18 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
 
   const OpenOutcome outcome =
       OpenSessionKeyring(services, options, user.target);
-  if (outcome.created != 0) state.keyring = outcome.created;
+  if (outcome.created != 0) {
+    state.keyring = outcome.created;
+    state.opener = self;
+  }
   return Result(outcome.kind == OpenOutcome::Kind::kFailed ? Verdict::kFailure
                                                            : Verdict::kSuccess);
 }
 
 HookResult OpenSession(Services& services, UserSource& users,
-                       const Options& options, HandleState& state) {
+                       const Options& options, HandleState& state, pid_t self) {
   ++state.opens;
-  return EstablishCredentials(services, users, options, state);
+  return EstablishCredentials(services, users, options, state, self);
 }
 
 HookResult CloseSession(Services& services, const Options& options,
@@ -81,6 +86,19 @@ HookResult DeleteCredentials(Services& services, const Options& options,
   const Status status = RevokeSessionKeyring(services, state.keyring);
   state.keyring = 0;
   return Result(status.ok() ? Verdict::kSuccess : Verdict::kFailure);
+}
+
+void EndTransaction(Services& services, HandleState& state, pid_t self,
+                    bool silent) {
+  if (state.keyring == 0 || state.revoke != RevokeMode::kAtEnd) return;
+  if (silent || self != state.opener) {
+    services.log.Log(LogLevel::kDebug, "Not revoking session keyring " +
+                                           std::to_string(state.keyring) +
+                                           " from a copy of the handle");
+    return;
+  }
+  RevokeSessionKeyring(services, state.keyring).IgnoreError();
+  state.keyring = 0;
 }
 
 }  // namespace sessionkeyring

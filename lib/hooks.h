@@ -27,6 +27,13 @@ struct HandleState {
   // open_session calls minus close_session calls. With the module listed
   // twice in a stack, the keyring is revoked at the last close.
   int opens = 0;
+  // The process that made `keyring`. With `revoke=end` only it revokes the
+  // keyring when the transaction ends: a forked child that ends its copy
+  // of the handle must not cut off the parent's session.
+  pid_t opener = 0;
+  // Latched like `revoke`, for the end of the transaction, which has no
+  // arguments of its own.
+  bool debug = false;
 };
 
 // The outcome of one hook, before it becomes a PAM code.
@@ -58,18 +65,24 @@ class UserSource {
   virtual UserLookup LookUp() = 0;
 };
 
-// pam_sm_open_session.
+// pam_sm_open_session, called in process `self`.
 HookResult OpenSession(Services& services, UserSource& users,
-                       const Options& options, HandleState& state);
+                       const Options& options, HandleState& state, pid_t self);
 // pam_sm_setcred with PAM_ESTABLISH_CRED: as open, without counting an open.
 HookResult EstablishCredentials(Services& services, UserSource& users,
-                                const Options& options, HandleState& state);
+                                const Options& options, HandleState& state,
+                                pid_t self);
 // pam_sm_close_session. Always kSuccess: a failed revocation is logged.
 HookResult CloseSession(Services& services, const Options& options,
                         HandleState& state);
 // pam_sm_setcred with PAM_DELETE_CRED: revokes now if `revoke` applies.
 HookResult DeleteCredentials(Services& services, const Options& options,
                              HandleState& state);
+// pam_end, in process `self`: with `revoke=end`, revokes the keyring if
+// `self` made it and the application did not end the handle silently
+// (PAM_DATA_SILENT, which a forked child uses to drop its copy).
+void EndTransaction(Services& services, HandleState& state, pid_t self,
+                    bool silent);
 
 }  // namespace sessionkeyring
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 #include <charconv>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string_view>
 
 namespace sessionkeyring {
@@ -27,7 +29,41 @@ bool NextField(std::string_view& text, std::string_view& field) {
   return true;
 }
 
+// Parses "<a>/<b>" into two numbers.
+bool ParsePair(std::string_view text, unsigned long& first,
+               unsigned long& second) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return false;
+  return ParseNumber(text.substr(0, slash), 10, first) &&
+         ParseNumber(text.substr(slash + 1), 10, second);
+}
+
 }  // namespace
+
+bool ParseKeyUsers(const std::string& text, uid_t uid, KeyQuota& out) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string owner, usage, instantiated, keys, bytes;
+    if (!(words >> owner >> usage >> instantiated >> keys >> bytes)) continue;
+    uid_t line_uid = 0;
+    if (owner.empty() || owner.back() != ':' ||
+        !ParseNumber(std::string_view(owner).substr(0, owner.size() - 1), 10,
+                     line_uid) ||
+        line_uid != uid) {
+      continue;
+    }
+    KeyQuota quota;
+    if (!ParsePair(keys, quota.keys, quota.max_keys) ||
+        !ParsePair(bytes, quota.bytes, quota.max_bytes)) {
+      return false;
+    }
+    out = quota;
+    return true;
+  }
+  return false;
+}
 
 bool ParseKeyDescription(const std::string& text, KeyDescription& out) {
   std::string_view rest = text;
@@ -79,6 +115,13 @@ Status KernelKeyrings::Link(KeySerial key, KeySerial keyring) {
   return {};
 }
 
+Status KernelKeyrings::Unlink(KeySerial key, KeySerial keyring) {
+  if (keyctl_unlink(key, keyring) < 0) {
+    return Status::Failure("unlink a keyring", errno);
+  }
+  return {};
+}
+
 Status KernelKeyrings::Revoke(KeySerial key) {
   if (keyctl_revoke(key) < 0) return Status::Failure("revoke a keyring", errno);
   return {};
@@ -91,6 +134,22 @@ StatusOr<KeySerial> KernelKeyrings::GetPersistent(uid_t uid,
     return Status::Failure("get the persistent keyring", errno);
   }
   return static_cast<KeySerial>(serial);
+}
+
+}  // namespace sessionkeyring
+
+namespace sessionkeyring {
+
+StatusOr<KeyQuota> KernelKeyrings::Quota(uid_t uid) {
+  std::ifstream file("/proc/key-users");
+  if (!file) return Status::Failure("read /proc/key-users", errno);
+  std::ostringstream text;
+  text << file.rdbuf();
+  KeyQuota quota;
+  if (!ParseKeyUsers(text.str(), uid, quota)) {
+    return Status::Failure("find the uid in /proc/key-users", ENOENT);
+  }
+  return quota;
 }
 
 }  // namespace sessionkeyring

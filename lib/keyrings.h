@@ -26,6 +26,8 @@ inline constexpr KeySerial kSessionKeyring = -3;      // @s
 inline constexpr KeySerial kUserKeyring = -4;         // @u
 inline constexpr KeySerial kUserSessionKeyring = -5;  // @us
 
+inline constexpr KeySerial kThreadKeyring = -1;  // @t
+
 // What KEYCTL_DESCRIBE reports about a key.
 struct KeyDescription {
   std::string type;
@@ -33,6 +35,14 @@ struct KeyDescription {
   gid_t gid = 0;
   uint32_t permissions = 0;
   std::string description;
+};
+
+// A user's key quota, as /proc/key-users reports it.
+struct KeyQuota {
+  unsigned long keys = 0;
+  unsigned long max_keys = 0;
+  unsigned long bytes = 0;
+  unsigned long max_bytes = 0;
 };
 
 class Keyrings {
@@ -53,10 +63,15 @@ class Keyrings {
 
   virtual Status Link(KeySerial key, KeySerial keyring) = 0;
 
+  virtual Status Unlink(KeySerial key, KeySerial keyring) = 0;
+
   virtual Status Revoke(KeySerial key) = 0;
 
   // The user's persistent keyring, linked into `keyring` by the kernel.
   virtual StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) = 0;
+
+  // How much of its key quota `uid` uses.
+  virtual StatusOr<KeyQuota> Quota(uid_t uid) = 0;
 };
 
 // The real kernel, through libkeyutils.
@@ -66,13 +81,20 @@ class KernelKeyrings final : public Keyrings {
   StatusOr<KeyDescription> Describe(KeySerial key) override;
   StatusOr<KeySerial> JoinNewSessionKeyring() override;
   Status Link(KeySerial key, KeySerial keyring) override;
+  Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;
   StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) override;
+  StatusOr<KeyQuota> Quota(uid_t uid) override;
 };
 
 // Parses the "type;uid;gid;perm;description" text of KEYCTL_DESCRIBE.
 // Returns false if the text does not have that shape.
 bool ParseKeyDescription(const std::string& text, KeyDescription& out);
+
+// Finds `uid`'s line in the text of /proc/key-users
+// ("<uid>: <usage> <keys>/<instantiated> <keys>/<max> <bytes>/<max>").
+// Returns false if there is none or it does not have that shape.
+bool ParseKeyUsers(const std::string& text, uid_t uid, KeyQuota& out);
 
 }  // namespace sessionkeyring
 

@@ -23,11 +23,13 @@ bool MeansNoKeyringSupport(int error_number) {
 class Opener {
  public:
   Opener(Services& services, const Options& options, const Target& target)
-      : services_(services), options_(options), target_(target) {}
+      : services_(services),
+        options_(options),
+        target_(target),
+        identity_(services.credentials) {}
 
   OpenOutcome Run() {
-    ScopedRealIds identity(services_.credentials);
-    if (Status status = identity.Switch(target_.uid, target_.gid);
+    if (Status status = identity_.Switch(target_.uid, target_.gid);
         !status.ok()) {
       Error("Failed to switch to uid " + std::to_string(target_.uid) + " gid " +
             std::to_string(target_.gid) + " for " + UserText(target_) + ": " +
@@ -35,11 +37,16 @@ class Opener {
       return {};
     }
     Debug("Switched real IDs for " + UserText(target_) + ", saved " +
-          FormatIds(identity.saved()));
+          FormatIds(identity_.saved()));
 
-    OpenOutcome outcome = options_.force ? Create() : KeepOrCreate();
+    OpenOutcome outcome =
+        options_.force ? Create(PreviousToCarry()) : KeepOrCreate();
+    if (options_.persistent && owned_by_target_ &&
+        outcome.kind != Kind::kFailed && outcome.kind != Kind::kUnavailable) {
+      LinkPersistent();
+    }
 
-    if (Status status = identity.Restore(); !status.ok()) {
+    if (Status status = identity_.Restore(); !status.ok()) {
       Error(status.Describe());
       outcome.kind = Kind::kFailed;
     }
@@ -53,7 +60,7 @@ class Opener {
       const int error_number = current.error_number();
       if (error_number == EKEYREVOKED) {
         Debug("The inherited session keyring is revoked, making a fresh one");
-        return Create();
+        return Create(0);
       }
       if (MeansNoKeyringSupport(error_number)) return Unavailable(error_number);
       Error("Failed to look up the session keyring: " +
@@ -70,9 +77,9 @@ class Opener {
     }
     // The target's own default user-session keyring is shared by every
     // process of the user that has no session: it is not a session.
-    if (current.value() == user_session.value()) return Create();
+    if (current.value() == user_session.value()) return Create(0);
     if (MayKeep(current.value())) return {Kind::kKept, 0};
-    return Create();
+    return Create(0);
   }
 
   // Whether the target may go on in an inherited keyring. A keyring that
@@ -104,6 +111,7 @@ class Opener {
     if (owner == target_.uid) {
       Debug("Keeping the inherited session keyring " + serial +
             ", owned by uid " + std::to_string(owner));
+      owned_by_target_ = true;
       return true;
     }
     Debug("The inherited session keyring " + serial + " is owned by uid " +
@@ -112,7 +120,50 @@ class Opener {
     return false;
   }
 
-  OpenOutcome Create() {
+  // With `link_previous`, the keyring that `force` is about to replace, if
+  // the target owns it, so that its keys stay reachable from the new one;
+  // otherwise 0. Joining a new session keyring ends the thread's possession
+  // of the old one, and without possession it cannot be linked anywhere
+  // (its owner has only view and read), so it is held in the thread
+  // keyring across the join. That leaves an empty thread keyring on the
+  // calling thread, which no child inherits.
+  KeySerial PreviousToCarry() {
+    if (!options_.link_previous) return 0;
+    StatusOr<KeySerial> current = services_.keyrings.Resolve(kSessionKeyring);
+    StatusOr<KeySerial> user_session =
+        current.ok() ? services_.keyrings.Resolve(kUserSessionKeyring)
+                     : current;
+    if (!current.ok() || !user_session.ok()) {
+      const int error_number =
+          current.ok() ? user_session.error_number() : current.error_number();
+      // A kernel without keyrings fails the join next, which reports it.
+      if (!MeansNoKeyringSupport(error_number) && error_number != EKEYREVOKED) {
+        Warning("Failed to look up the previous session keyring: " +
+                ErrnoText(error_number) + ", not linking it");
+      }
+      return 0;
+    }
+    if (current.value() == user_session.value()) return 0;
+    const std::string serial = std::to_string(current.value());
+    StatusOr<KeyDescription> description =
+        services_.keyrings.Describe(current.value());
+    if (!description.ok() || description.value().uid != target_.uid) {
+      Debug("Not linking the previous session keyring " + serial +
+            ": not owned by " + UserText(target_));
+      return 0;
+    }
+    if (Status status =
+            services_.keyrings.Link(current.value(), kThreadKeyring);
+        !status.ok()) {
+      Warning("Failed to hold the previous session keyring " + serial +
+              " in the thread keyring: " + ErrnoText(status.error_number()) +
+              ", not linking it");
+      return 0;
+    }
+    return current.value();
+  }
+
+  OpenOutcome Create(KeySerial previous) {
     StatusOr<KeySerial> joined = services_.keyrings.JoinNewSessionKeyring();
     if (!joined.ok()) {
       const int error_number = joined.error_number();
@@ -121,22 +172,112 @@ class Opener {
       if (options_.force && MeansNoKeyringSupport(error_number)) {
         return Unavailable(error_number);
       }
-      Error("Failed to join a new session keyring for " + UserText(target_) +
-            ": " + ErrnoText(error_number));
+      return CreateAsCaller(error_number, previous);
+    }
+    owned_by_target_ = true;
+    return Finish(joined.value(), previous, /*link_required=*/true);
+  }
+
+  // The kernel refused a keyring owned by the user: the user's key quota is
+  // full, or the uid has no mapping in this user namespace. Going on in the
+  // inherited keyring would hand the session the caller's keys, which is
+  // what pam_keyinit does under an `optional` line; instead the fresh
+  // keyring is made as the caller, charged to the caller's quota. The
+  // session possesses it, so the user can use it all the same.
+  OpenOutcome CreateAsCaller(int user_error, KeySerial previous) {
+    const std::string why = "as " + UserText(target_) + ": " +
+                            ErrnoText(user_error) +
+                            (user_error == EDQUOT ? QuotaText() : "");
+    if (Status status = identity_.Restore(); !status.ok()) {
+      Error(status.Describe());
       return {};
     }
-    const KeySerial keyring = joined.value();
+    StatusOr<KeySerial> joined = services_.keyrings.JoinNewSessionKeyring();
+    const uid_t caller = identity_.saved().uid.real;
+    if (!joined.ok()) {
+      Error("Failed to join a new session keyring " + why + "; and as uid " +
+            std::to_string(caller) + ": " + ErrnoText(joined.error_number()));
+      return {};
+    }
+    Warning("Failed to join a new session keyring " + why +
+            "; made it as uid " + std::to_string(caller) + " instead");
+    // Back to the target's IDs, so that @u names the target's keyring.
+    if (Status status = identity_.Switch(target_.uid, target_.gid);
+        !status.ok()) {
+      Error("Failed to switch back to " + UserText(target_) + ": " +
+            ErrnoText(status.error_number()));
+      return {Kind::kFailed, joined.value()};
+    }
+    owned_by_target_ = true;  // fresh, so the user's keys may go in
+    return Finish(joined.value(), previous, /*link_required=*/false);
+  }
+
+  OpenOutcome Finish(KeySerial keyring, KeySerial previous,
+                     bool link_required) {
+    const std::string serial = std::to_string(keyring);
+    if (previous != 0) CarryPrevious(previous, keyring);
 
     if (Status status = services_.keyrings.Link(kUserKeyring, keyring);
         !status.ok()) {
-      Error("Failed to link the user keyring of " + UserText(target_) +
-            " into session keyring " + std::to_string(keyring) + ": " +
-            ErrnoText(status.error_number()));
-      return {Kind::kFailed, keyring};
+      const std::string message = "Failed to link the user keyring of " +
+                                  UserText(target_) + " into session keyring " +
+                                  serial + ": " +
+                                  ErrnoText(status.error_number());
+      if (link_required) {
+        Error(message);
+        return {Kind::kFailed, keyring};
+      }
+      Warning(message + ", ignoring");
     }
-    Debug("Created session keyring " + std::to_string(keyring) + " for " +
-          UserText(target_) + " gid " + std::to_string(target_.gid));
+    Debug("Created session keyring " + serial + " for " + UserText(target_) +
+          " gid " + std::to_string(target_.gid));
     return {Kind::kCreated, keyring};
+  }
+
+  void CarryPrevious(KeySerial previous, KeySerial keyring) {
+    const std::string serial = std::to_string(previous);
+    if (Status status = services_.keyrings.Link(previous, keyring);
+        !status.ok()) {
+      Warning("Failed to link the previous session keyring " + serial +
+              " into session keyring " + std::to_string(keyring) + ": " +
+              ErrnoText(status.error_number()) + ", ignoring");
+    } else {
+      Debug("Linked the previous session keyring " + serial);
+    }
+    if (Status status = services_.keyrings.Unlink(previous, kThreadKeyring);
+        !status.ok()) {
+      Warning("Failed to unlink the previous session keyring " + serial +
+              " from the thread keyring: " + ErrnoText(status.error_number()) +
+              ", ignoring");
+    }
+  }
+
+  void LinkPersistent() {
+    StatusOr<KeySerial> persistent =
+        services_.keyrings.GetPersistent(target_.uid, kSessionKeyring);
+    if (!persistent.ok()) {
+      Warning("Failed to link the persistent keyring of " + UserText(target_) +
+              ": " + ErrnoText(persistent.error_number()) + ", ignoring");
+      return;
+    }
+    Debug("Linked persistent keyring " + std::to_string(persistent.value()));
+  }
+
+  // " (user ... uses 200/200 keys and ...)" for an EDQUOT message.
+  std::string QuotaText() {
+    StatusOr<KeyQuota> quota = services_.keyrings.Quota(target_.uid);
+    const std::string sysctl =
+        target_.uid == 0 ? "kernel.keys.root_max" : "kernel.keys.max";
+    std::string text = " (";
+    if (quota.ok()) {
+      text += "uid " + std::to_string(target_.uid) + " uses " +
+              std::to_string(quota.value().keys) + "/" +
+              std::to_string(quota.value().max_keys) + " keys and " +
+              std::to_string(quota.value().bytes) + "/" +
+              std::to_string(quota.value().max_bytes) + " bytes; ";
+    }
+    return text + "the sysctls " + sysctl + "keys and " + sysctl +
+           "bytes raise the quota)";
   }
 
   OpenOutcome Unavailable(int error_number) {
@@ -167,6 +308,10 @@ class Opener {
   Services& services_;
   const Options& options_;
   const Target& target_;
+  ScopedRealIds identity_;
+  // Whether the session's keyring is fresh or the target's own, so that
+  // the target's persistent keyring may be linked into it.
+  bool owned_by_target_ = false;
 };
 
 }  // namespace

@@ -4,8 +4,12 @@
 #include <security/pam_ext.h>
 #include <security/pam_modutil.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <memory>
+
+#include "credentials.h"
+#include "keyrings.h"
 
 namespace sessionkeyring {
 namespace {
@@ -30,10 +34,23 @@ int Priority(LogLevel level) {
   return LOG_ERR;
 }
 
-// Called by libpam at pam_end(), and possibly in a forked child that ends
-// its copy of the handle: it only frees memory.
-void FreeHandleState(pam_handle_t* /*pamh*/, void* data, int /*status*/) {
-  delete static_cast<HandleState*>(data);
+// Called by libpam at pam_end(), and in a forked child that ends its copy
+// of the handle with PAM_DATA_SILENT. Apart from `revoke=end` in the
+// process that made the keyring, it only frees memory. It must not throw
+// into libpam.
+void EndHandleState(pam_handle_t* pamh, void* data, int status) {
+  const std::unique_ptr<HandleState> state(static_cast<HandleState*>(data));
+  if (state->keyring == 0 || state->revoke != RevokeMode::kAtEnd) return;
+  try {
+    PamSyslogSink log(pamh, state->debug);
+    KernelKeyrings keyrings;
+    ThreadCredentials credentials;
+    Services services{keyrings, credentials, log};
+    EndTransaction(services, *state, getpid(),
+                   (static_cast<unsigned>(status) & PAM_DATA_SILENT) != 0);
+  } catch (...) {
+    pam_syslog(pamh, LOG_CRIT, "%s", "Unexpected internal error at pam_end");
+  }
 }
 
 }  // namespace
@@ -78,7 +95,7 @@ HandleState* FindHandleState(pam_handle_t* pamh) {
 HandleState* AttachHandleState(pam_handle_t* pamh) {
   if (HandleState* existing = FindHandleState(pamh)) return existing;
   auto state = std::make_unique<HandleState>();
-  if (pam_set_data(pamh, kStateName, state.get(), FreeHandleState) !=
+  if (pam_set_data(pamh, kStateName, state.get(), EndHandleState) !=
       PAM_SUCCESS) {
     return nullptr;
   }

@@ -5,6 +5,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <new>
 #include <span>
@@ -73,11 +74,12 @@ int RunHook(pam_handle_t* pamh, Hook hook, int flags, int argc,
     return PAM_BUF_ERR;
   }
   if (hook == Hook::kOpenSession) {
-    return ToPamCode(OpenSession(services, users, parsed.options, *state),
-                     PAM_SESSION_ERR);
+    return ToPamCode(
+        OpenSession(services, users, parsed.options, *state, getpid()),
+        PAM_SESSION_ERR);
   }
   return ToPamCode(
-      EstablishCredentials(services, users, parsed.options, *state),
+      EstablishCredentials(services, users, parsed.options, *state, getpid()),
       PAM_CRED_ERR);
 }
 
