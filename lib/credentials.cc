@@ -76,6 +76,8 @@ Status ScopedRealIds::Switch(uid_t uid, gid_t gid) {
 
   // From here on something may have changed, so every exit restores.
   active_ = true;
+  const std::string operation =
+      "switch to uid " + std::to_string(uid) + " gid " + std::to_string(gid);
   Status status;
   if (wanted.gid != saved_.gid) status = credentials_.SetGids(wanted.gid);
   if (status.ok() && wanted.uid != saved_.uid) {
@@ -86,13 +88,23 @@ Status ScopedRealIds::Switch(uid_t uid, gid_t gid) {
     if (!after.ok()) {
       status = after.status();
     } else if (!(after.value() == wanted)) {
-      status = Status::Failure("switch to the target IDs (they read back as " +
-                                   FormatIds(after.value()) + ")",
-                               -1);
+      status = Status::Failure(
+          operation, -1, "the IDs read back as " + FormatIds(after.value()));
     }
   }
-  if (!status.ok()) Restore().IgnoreError();
-  return status;
+  if (status.ok()) return status;
+
+  const Status switched =
+      Status::Failure(operation, status.error_number(), status.Reason());
+  // Left half switched, the thread would run on with the wrong IDs: that
+  // is the failure to report.
+  if (Status restored = Restore(); !restored.ok()) {
+    return Status::Failure(restored.operation() + " after a failed switch",
+                           restored.error_number(),
+                           restored.Reason() + " (the switch failed with: " +
+                               switched.Reason() + ")");
+  }
+  return switched;
 }
 
 Status ScopedRealIds::Restore() {
@@ -103,14 +115,13 @@ Status ScopedRealIds::Restore() {
   const Status uids = credentials_.SetUids(saved_.uid);
   const Status gids = credentials_.SetGids(saved_.gid);
   StatusOr<ThreadIds> after = credentials_.Get();
-  if (!uids.ok()) return uids;
-  if (!gids.ok()) return gids;
-  if (!after.ok()) return after.status();
+  const std::string operation = "restore " + FormatIds(saved_);
+  for (const Status& step : {uids, gids, after.status()}) {
+    if (!step.ok()) return Status::Failure(operation, step.error_number());
+  }
   if (!(after.value() == saved_)) {
-    return Status::Failure("restore " + FormatIds(saved_) +
-                               " (they read back as " +
-                               FormatIds(after.value()) + ")",
-                           -1);
+    return Status::Failure(operation, -1,
+                           "the IDs read back as " + FormatIds(after.value()));
   }
   active_ = false;
   return {};

@@ -38,6 +38,19 @@ bool ParsePair(std::string_view text, unsigned long& first,
          ParseNumber(text.substr(slash + 1), 10, second);
 }
 
+// The kernel prints a key's uid and gid with "%d", so an ID of 2^31 or
+// more (and the "no group" ID) arrives negative.
+template <typename Id>
+bool ParseId(std::string_view text, Id& out) {
+  int64_t value = 0;
+  if (!ParseNumber(text, 10, value) || value < INT32_MIN ||
+      value > int64_t{UINT32_MAX}) {
+    return false;
+  }
+  out = static_cast<Id>(static_cast<uint32_t>(value));
+  return true;
+}
+
 }  // namespace
 
 bool ParseKeyUsers(const std::string& text, uid_t uid, KeyQuota& out) {
@@ -75,7 +88,7 @@ bool ParseKeyDescription(const std::string& text, KeyDescription& out) {
   KeyDescription parsed;
   parsed.type = type;
   parsed.description = rest;
-  if (!ParseNumber(uid, 10, parsed.uid) || !ParseNumber(gid, 10, parsed.gid) ||
+  if (!ParseId(uid, parsed.uid) || !ParseId(gid, parsed.gid) ||
       !ParseNumber(perm, 16, parsed.permissions)) {
     return false;
   }

@@ -31,9 +31,8 @@ class Opener {
   OpenOutcome Run() {
     if (Status status = identity_.Switch(target_.uid, target_.gid);
         !status.ok()) {
-      Error("Failed to switch to uid " + std::to_string(target_.uid) + " gid " +
-            std::to_string(target_.gid) + " for " + UserText(target_) + ": " +
-            ErrnoText(status.error_number()));
+      Error("Failed to " + status.operation() + " for " + UserText(target_) +
+            ": " + status.Reason());
       return {};
     }
     Debug("Switched real IDs for " + UserText(target_) + ", saved " +
@@ -204,8 +203,8 @@ class Opener {
     // Back to the target's IDs, so that @u names the target's keyring.
     if (Status status = identity_.Switch(target_.uid, target_.gid);
         !status.ok()) {
-      Error("Failed to switch back to " + UserText(target_) + ": " +
-            ErrnoText(status.error_number()));
+      Error("Failed to " + status.operation() + " for " + UserText(target_) +
+            " again: " + status.Reason());
       return {Kind::kFailed, joined.value()};
     }
     owned_by_target_ = true;  // fresh, so the user's keys may go in

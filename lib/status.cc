@@ -13,9 +13,14 @@ std::string ErrnoText(int error_number) {
   return text;
 }
 
+std::string Status::Reason() const {
+  if (ok()) return "success";
+  return detail_.empty() ? ErrnoText(errno_) : detail_;
+}
+
 std::string Status::Describe() const {
   if (ok()) return "success";
-  return "Failed to " + operation_ + ": " + ErrnoText(errno_);
+  return "Failed to " + operation_ + ": " + Reason();
 }
 
 }  // namespace sessionkeyring

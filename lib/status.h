@@ -22,10 +22,16 @@ class [[nodiscard]] Status {
 
   // A failure of `operation` (a short verb phrase such as "join a new
   // session keyring") with the errno the call left behind.
-  static Status Failure(std::string_view operation, int error_number) {
+  //
+  // `detail`, if given, explains the failure instead of the errno's text:
+  // for example what a set of IDs read back as after a call that reported
+  // success.
+  static Status Failure(std::string_view operation, int error_number,
+                        std::string_view detail = {}) {
     Status status;
     status.operation_ = operation;
     status.errno_ = error_number == 0 ? -1 : error_number;
+    status.detail_ = detail;
     return status;
   }
 
@@ -35,7 +41,9 @@ class [[nodiscard]] Status {
   int error_number() const { return errno_; }
   const std::string& operation() const { return operation_; }
 
-  // "Failed to <operation>: <strerror>", the form every log line uses.
+  // Why it failed: the detail if there is one, else the errno's text.
+  std::string Reason() const;
+  // "Failed to <operation>: <reason>", the form every log line uses.
   std::string Describe() const;
 
   // Marks a result as deliberately ignored.
@@ -43,6 +51,7 @@ class [[nodiscard]] Status {
 
  private:
   std::string operation_;
+  std::string detail_;
   int errno_ = 0;
 };
 

@@ -42,8 +42,12 @@ int RunHook(pam_handle_t* pamh, Hook hook, int flags, int argc,
   const ParsedOptions parsed = ParseOptions(
       std::span<const char* const>(argv, argc > 0 ? size_t(argc) : 0));
   PamSyslogSink log(pamh, parsed.options.debug);
+  // The same line's arguments reach close_session too: warning about them
+  // where the session is set up is enough.
+  const bool sets_up = hook == Hook::kOpenSession ||
+                       (static_cast<unsigned>(flags) & PAM_ESTABLISH_CRED) != 0;
   for (const std::string& diagnostic : parsed.diagnostics) {
-    log.Log(LogLevel::kWarning, diagnostic);
+    if (sets_up) log.Log(LogLevel::kWarning, diagnostic);
   }
 
   KernelKeyrings keyrings;

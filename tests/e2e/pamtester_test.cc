@@ -404,10 +404,6 @@ TEST_P(PamtesterTest, RevokeLeavesTheClientsIdsAsTheyWere) {
 // keyring. The holder keeps the keyring alive past pamtester's exit.
 TEST_P(PamtesterTest, RevokeAtEndRevokesTheKeyringWhenTheApplicationEndsPam) {
   if (IsReference()) GTEST_SKIP() << "pam_keyinit has no revoke=end";
-  GTEST_SKIP() << "known bug: revoke=end never revokes. close_session "
-                  "leaves the keyring to the end of the handle, but the "
-                  "handle's cleanup (FreeHandleState in pam_edge.cc) only "
-                  "frees memory, so the keyring outlives the transaction";
   KeyringHolder holder;
   ASSERT_GT(holder.serial(), 0) << "could not make a holder keyring";
 

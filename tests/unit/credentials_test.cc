@@ -193,7 +193,7 @@ TEST(ScopedRealIdsTest, SwitchDetectsIdsThatReadBackWrong) {
 
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.error_number(), -1);
-  EXPECT_THAT(status.operation(), HasSubstr("read back as uid 4242/0/7"));
+  EXPECT_THAT(status.Describe(), HasSubstr("read back as uid 4242/0/7"));
   EXPECT_EQ(thread.credentials.ids(), kMixedIds);
 }
 
@@ -206,7 +206,7 @@ TEST(ScopedRealIdsTest, RestoreDetectsIdsThatReadBackWrong) {
   const Status status = identity.Restore();
 
   EXPECT_EQ(status.error_number(), -1);
-  EXPECT_THAT(status.operation(), HasSubstr("read back as uid 4242/0/7"));
+  EXPECT_THAT(status.Describe(), HasSubstr("read back as uid 4242/0/7"));
 }
 
 TEST(ScopedRealIdsTest, RestoreStillSetsTheGidsWhenTheUidsFail) {

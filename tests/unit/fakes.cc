@@ -119,6 +119,10 @@ std::string_view OpName(Op op) {
       return "Revoke";
     case Op::kGetPersistent:
       return "GetPersistent";
+    case Op::kUnlink:
+      return "Unlink";
+    case Op::kQuota:
+      return "Quota";
   }
   return "?";
 }
@@ -142,6 +146,12 @@ Call Call::Revoke(KeySerial key) { return {Op::kRevoke, {key}}; }
 Call Call::GetPersistent(uid_t uid, KeySerial keyring) {
   return {Op::kGetPersistent, {uid, keyring}};
 }
+
+Call Call::Unlink(KeySerial key, KeySerial keyring) {
+  return {Op::kUnlink, {key, keyring}};
+}
+
+Call Call::Quota(uid_t uid) { return {Op::kQuota, {uid}}; }
 
 void PrintTo(const Call& call, std::ostream* os) {
   *os << OpName(call.op) << "(";
@@ -280,6 +290,31 @@ Status FakeKeyrings::Link(KeySerial key, KeySerial keyring) {
   return {};
 }
 
+Status FakeKeyrings::Unlink(KeySerial key, KeySerial keyring) {
+  constexpr std::string_view kOperation = "unlink a keyring";
+  if (const int error_number = calls_.Record(Call::Unlink(key, keyring))) {
+    return Status::Failure(kOperation, error_number);
+  }
+  StatusOr<KeySerial> into = Lookup(keyring, kOperation);
+  if (!into.ok()) return into.status();
+
+  std::vector<KeySerial>& links = keyrings_.at(into.value()).links;
+  const auto found = std::find(links.begin(), links.end(), key);
+  if (found == links.end()) return Status::Failure(kOperation, ENOENT);
+  links.erase(found);
+  return {};
+}
+
+StatusOr<KeyQuota> FakeKeyrings::Quota(uid_t uid) {
+  constexpr std::string_view kOperation = "read /proc/key-users";
+  if (const int error_number = calls_.Record(Call::Quota(uid))) {
+    return Status::Failure(kOperation, error_number);
+  }
+  const auto found = quotas_.find(uid);
+  if (found == quotas_.end()) return Status::Failure(kOperation, ENOENT);
+  return found->second;
+}
+
 Status FakeKeyrings::Revoke(KeySerial key) {
   constexpr std::string_view kOperation = "revoke a keyring";
   if (const int error_number = calls_.Record(Call::Revoke(key))) {
@@ -363,6 +398,12 @@ StatusOr<KeySerial> FakeKeyrings::Lookup(KeySerial id,
     case kUserSessionKeyring:
       serial = UserSessionKeyring(RealUid());
       break;
+    case kThreadKeyring:
+      // Made on first use, owned by the real IDs of the moment.
+      if (thread_ == 0)
+        thread_ = Create(RealUid(), RealGid(), 0x3f010000, "_tid");
+      serial = thread_;
+      break;
     default:
       break;
   }
@@ -437,8 +478,8 @@ HookResult RunOpeningHook(OpeningHook hook, Services& services,
                           UserSource& users, const Options& options,
                           HandleState& state) {
   return hook == OpeningHook::kOpen
-             ? OpenSession(services, users, options, state)
-             : EstablishCredentials(services, users, options, state);
+             ? OpenSession(services, users, options, state, kSelf)
+             : EstablishCredentials(services, users, options, state, kSelf);
 }
 
 Options Args(std::initializer_list<const char*> words) {

@@ -55,8 +55,10 @@ enum class Op {
   kDescribe,
   kJoin,
   kLink,
+  kUnlink,
   kRevoke,
   kGetPersistent,
+  kQuota,
 };
 std::string_view OpName(Op op);
 void PrintTo(Op op, std::ostream* os);
@@ -74,8 +76,10 @@ struct Call {
   static Call Describe(KeySerial key);
   static Call Join();
   static Call Link(KeySerial key, KeySerial keyring);
+  static Call Unlink(KeySerial key, KeySerial keyring);
   static Call Revoke(KeySerial key);
   static Call GetPersistent(uid_t uid, KeySerial keyring);
+  static Call Quota(uid_t uid);
 };
 void PrintTo(const Call& call, std::ostream* os);
 
@@ -169,8 +173,10 @@ class FakeKeyrings final : public Keyrings {
   StatusOr<KeyDescription> Describe(KeySerial key) override;
   StatusOr<KeySerial> JoinNewSessionKeyring() override;
   Status Link(KeySerial key, KeySerial keyring) override;
+  Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;
   StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) override;
+  StatusOr<KeyQuota> Quota(uid_t uid) override;
 
   // Arranging a scene. None of these is recorded as a call.
   KeySerial AddKeyring(uid_t uid, gid_t gid, std::string description);
@@ -180,9 +186,13 @@ class FakeKeyrings final : public Keyrings {
   KeySerial UserSessionKeyring(uid_t uid);
   void SubscribeTo(KeySerial keyring) { session_ = keyring; }
   void MarkRevoked(KeySerial keyring);
+  // What Quota() reports for `uid`; a uid without one is not found.
+  void SetQuota(uid_t uid, const KeyQuota& quota) { quotas_[uid] = quota; }
 
-  // Inspecting the result. 0 means the thread has no session keyring.
+  // Inspecting the result. 0 means the thread has no session keyring
+  // (or thread keyring).
   KeySerial session_keyring() const { return session_; }
+  KeySerial thread_keyring() const { return thread_; }
   // The keyring with that serial. There must be one: a missing serial
   // throws std::out_of_range, which gtest reports as a failure.
   const FakeKeyring& Get(KeySerial serial) const {
@@ -205,7 +215,9 @@ class FakeKeyrings final : public Keyrings {
   std::map<uid_t, KeySerial> user_keyrings_;
   std::map<uid_t, KeySerial> user_session_keyrings_;
   std::map<uid_t, KeySerial> persistent_keyrings_;
+  std::map<uid_t, KeyQuota> quotas_;
   KeySerial session_ = 0;
+  KeySerial thread_ = 0;
   // Far from any uid or gid used in tests, so that mixing a serial up with
   // an ID cannot pass by accident.
   KeySerial next_serial_ = 800000001;
@@ -295,6 +307,9 @@ void PrintTo(OpeningHook hook, std::ostream* os);
 HookResult RunOpeningHook(OpeningHook hook, Services& services,
                           UserSource& users, const Options& options,
                           HandleState& state);
+
+// The process ID the hooks are told they run in.
+inline constexpr pid_t kSelf = 4242;
 
 // Parses module arguments as the PAM edge would, ignoring diagnostics.
 Options Args(std::initializer_list<const char*> words);

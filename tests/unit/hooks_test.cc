@@ -23,6 +23,7 @@ using test::HookName;
 using test::HostError;
 using test::kAlice;
 using test::kBob;
+using test::kSelf;
 using test::Op;
 using test::OpeningHook;
 using test::RootIds;
@@ -39,10 +40,11 @@ constexpr int kHostCode = 19;
 class HooksTest : public ::testing::Test {
  protected:
   HookResult Open(const Options& options = {}) {
-    return OpenSession(thread_.services, users_, options, state_);
+    return OpenSession(thread_.services, users_, options, state_, kSelf);
   }
   HookResult Establish(const Options& options = {}) {
-    return EstablishCredentials(thread_.services, users_, options, state_);
+    return EstablishCredentials(thread_.services, users_, options, state_,
+                                kSelf);
   }
   HookResult Close(const Options& options = {}) {
     return CloseSession(thread_.services, options, state_);
@@ -451,7 +453,8 @@ TEST_F(HooksTest, ForkedCopiesOfAHandleBothCloseCleanly) {
 class TwoHandlesTest : public HooksTest {
  protected:
   HookResult OpenForBob(const Options& options = {}) {
-    return OpenSession(thread_.services, bob_users_, options, bob_state_);
+    return OpenSession(thread_.services, bob_users_, options, bob_state_,
+                       kSelf);
   }
   HookResult CloseForBob(const Options& options = {}) {
     return CloseSession(thread_.services, options, bob_state_);

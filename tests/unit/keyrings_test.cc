@@ -74,10 +74,6 @@ TEST(ParseKeyDescriptionTest, ReadsIdsAsDecimal) {
 // The kernel prints uid and gid with "%d", so an ID of 2^31 or more (which
 // a user namespace or a large directory can hand out) arrives negative.
 TEST(ParseKeyDescriptionTest, ReadsIdsTheKernelPrintedAsNegative) {
-  GTEST_SKIP() << "known bug: ParseKeyDescription rejects the negative "
-                  "numbers the kernel's \"%d\" prints for IDs >= 2^31, so a "
-                  "keyring owned by such a user is never recognised as the "
-                  "user's own and is replaced with a warning";
   KeyDescription description;
 
   ASSERT_TRUE(ParseKeyDescription("keyring;-2;-3;3f030000;_ses", description));

@@ -43,6 +43,9 @@ struct FailurePoint {
   bool after_join;  // the keyring exists when this call fails
 };
 
+// A refused join is tried again as the caller, so a join fails the open
+// only when every join is refused; the fixture arranges that.
+
 // The calls of a successful open, in order; FailurePointsTest below checks
 // that the list stays complete as the code changes.
 constexpr FailurePoint kFailurePoints[] = {
@@ -106,7 +109,11 @@ class OpenFailureTest : public ::testing::TestWithParam<FailureCase> {
  protected:
   OpenFailureTest() {
     const FailurePoint& point = GetParam().point;
-    thread_.calls.FailNth(point.op, point.nth, point.error_number);
+    if (point.op == Op::kJoin) {
+      thread_.calls.FailEvery(point.op, point.error_number);
+    } else {
+      thread_.calls.FailNth(point.op, point.nth, point.error_number);
+    }
   }
 
   HookResult Run() {
