@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "machine_lock.h"
+
 namespace sessionkeyring::e2e {
 
 const TestUser& Alice() {
@@ -40,6 +42,8 @@ void E2eEnvironment::SetUp() {
     }
   }
   if (!skip_reason_.empty()) return;
+  const std::string locked = testing::HoldMachineTestLock();
+  ASSERT_EQ(locked, "") << "Taking the machine-wide test lock";
 
   auto sandbox = std::make_unique<Sandbox>();
   const std::string failure = sandbox->Enter({Alice(), Bob()});

@@ -20,6 +20,7 @@
 #include "credentials.h"
 #include "gtest/gtest.h"
 #include "keyrings.h"
+#include "machine_lock.h"
 #include "session.h"
 #include "user_keyrings.h"
 
@@ -83,6 +84,7 @@ class SystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    ASSERT_EQ(testing::HoldMachineTestLock(), "");
   }
 
   // The test users' per-user keyrings outlive every process.
