@@ -30,9 +30,11 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
     case UserLookup::Kind::kHostError:
       return {Verdict::kHostError, user.host_code};
     case UserLookup::Kind::kUnknown:
-      services.log.Log(LogLevel::kNotice, "Failed to look up user " +
-                                              QuoteForLog(user.target.name) +
-                                              ": no such user");
+      services.log.Log(
+          LogLevel::kNotice,
+          "Failed to look up user " + QuoteForLog(user.target.name) + ": " +
+              (user.error_number != 0 ? ErrnoText(user.error_number)
+                                      : std::string("no such user")));
       return Result(Verdict::kUserUnknown);
     case UserLookup::Kind::kFound:
       break;

@@ -57,6 +57,9 @@ struct UserLookup {
   Kind kind = Kind::kHostError;
   Target target;      // for kFound; for kUnknown, only the name
   int host_code = 0;  // for kHostError
+  // For kUnknown: the errno of a lookup that failed rather than found no
+  // such user (an unreachable directory service), or 0.
+  int error_number = 0;
 };
 
 class UserSource {

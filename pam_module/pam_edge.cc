@@ -1,12 +1,13 @@
 #include "pam_edge.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <security/pam_ext.h>
-#include <security/pam_modutil.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <memory>
+#include <vector>
 
 #include "credentials.h"
 #include "keyrings.h"
@@ -17,6 +18,9 @@ namespace {
 // One name for all lines of this module in a stack: listed twice, the
 // module still makes one keyring per handle, as pam_keyinit does.
 constexpr char kStateName[] = "pam_sessionkeyring:state";
+
+// A passwd entry longer than this is not a user we will open a session for.
+constexpr size_t kMaxPasswdBuffer = size_t{1} << 20;
 
 int Priority(LogLevel level) {
   switch (level) {
@@ -74,9 +78,22 @@ UserLookup PamUserSource::LookUp() {
   }
   result.target.name = name;
 
-  const struct passwd* entry = pam_modutil_getpwnam(pamh_, name);
+  // getpwnam_r with a buffer of our own rather than pam_modutil_getpwnam():
+  // the latter leaves its result on the handle under a new name at every
+  // call, so each open on a long-lived handle would get slower.
+  passwd storage{};
+  passwd* entry = nullptr;
+  std::vector<char> buffer(1024);
+  int error = 0;
+  while ((error = getpwnam_r(name, &storage, buffer.data(), buffer.size(),
+                             &entry)) == ERANGE &&
+         buffer.size() < kMaxPasswdBuffer) {
+    buffer.resize(buffer.size() * 2);
+  }
   if (entry == nullptr) {
     result.kind = UserLookup::Kind::kUnknown;
+    // getpwnam_r reports "no such user" as success with no entry.
+    result.error_number = error;
     return result;
   }
   result.kind = UserLookup::Kind::kFound;

@@ -122,6 +122,18 @@ TEST_P(OpeningHookTest, UnknownUserNameIsEscapedInTheNotice) {
   EXPECT_THAT(thread_.log.OnlyVisibleMessage(), HasSubstr("\"evil\\x0aname\""));
 }
 
+TEST_P(OpeningHookTest, FailedUserLookupNamesTheErrorInsteadOfNoSuchUser) {
+  UserLookup answer = UnknownUser("mallory");
+  answer.error_number = EIO;
+  users_.set_answer(answer);
+
+  const HookResult result = Run();
+
+  EXPECT_EQ(result.verdict, Verdict::kUserUnknown);
+  EXPECT_THAT(thread_.log.OnlyVisibleMessage(),
+              HasSubstr("\"mallory\": Input/output error"));
+}
+
 TEST_P(OpeningHookTest, FailureToMakeTheKeyringIsTheHooksOwnFailure) {
   thread_.calls.FailEvery(Op::kJoin, EDQUOT);
 
