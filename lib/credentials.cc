@@ -61,7 +61,14 @@ Status ThreadCredentials::SetGids(const IdTriple<gid_t>& ids) {
 }
 
 ScopedRealIds::~ScopedRealIds() {
-  if (active_) Restore().IgnoreError();
+  if (!active_) return;
+  // Restore() makes its system calls before it allocates anything, so even
+  // if describing a failure runs out of memory the IDs are back; the
+  // exception must not leave a destructor.
+  try {
+    Restore().IgnoreError();
+  } catch (...) {
+  }
 }
 
 Status ScopedRealIds::Switch(uid_t uid, gid_t gid) {
@@ -115,12 +122,18 @@ Status ScopedRealIds::Restore() {
   const Status uids = credentials_.SetUids(saved_.uid);
   const Status gids = credentials_.SetGids(saved_.gid);
   StatusOr<ThreadIds> after = credentials_.Get();
-  const std::string operation = "restore " + FormatIds(saved_);
-  for (const Status& step : {uids, gids, after.status()}) {
-    if (!step.ok()) return Status::Failure(operation, step.error_number());
+  for (const Status* step : {&uids, &gids}) {
+    if (!step->ok()) {
+      return Status::Failure("restore " + FormatIds(saved_),
+                             step->error_number());
+    }
+  }
+  if (!after.ok()) {
+    return Status::Failure("restore " + FormatIds(saved_),
+                           after.error_number());
   }
   if (!(after.value() == saved_)) {
-    return Status::Failure(operation, -1,
+    return Status::Failure("restore " + FormatIds(saved_), -1,
                            "the IDs read back as " + FormatIds(after.value()));
   }
   active_ = false;
