@@ -45,6 +45,7 @@ constexpr std::array<std::pair<const char*, const char*>, 4> kDevLinks = {{
 // The real files the sandbox hides, checked again when it is left.
 constexpr std::array<const char*, 2> kEtcFiles = {"/etc/passwd", "/etc/group"};
 constexpr char kPamDir[] = "/etc/pam.d";
+constexpr char kShadow[] = "/etc/shadow";
 
 // How long the kernel's key garbage collector gets to destroy the test
 // users' keyrings after they are invalidated; it usually needs ~50 ms.
@@ -253,6 +254,7 @@ std::string Sandbox::Enter(const std::vector<TestUser>& users) {
 
   if (std::string failure = WriteUsers(); !failure.empty()) return failure;
   if (std::string failure = BindOverEtc(); !failure.empty()) return failure;
+  if (std::string failure = HideShadow(); !failure.empty()) return failure;
   if (std::string failure = BuildDev(); !failure.empty()) return failure;
 
   log_fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -308,6 +310,19 @@ std::string Sandbox::BindOverEtc() {
     }
   }
   return {};
+}
+
+// pam_unix's account check, which su, sudo, login and sshd run, fails for
+// a user whose passwd entry says "x" but who has no shadow entry. The test
+// users get one whose "*" matches no password and whose empty aging fields
+// never expire. A system without shadow passwords has nothing to hide.
+std::string Sandbox::HideShadow() {
+  if (!fs::exists(kShadow)) return {};
+  std::string shadow;
+  if (!ReadFile(kShadow, shadow)) return "cannot read /etc/shadow";
+  if (!shadow.empty() && shadow.back() != '\n') shadow += '\n';
+  for (const TestUser& user : users_) shadow += user.name + ":*:::::::\n";
+  return Hide(kShadow, shadow);
 }
 
 // Builds the new /dev aside, while the real one is still in place to bind
@@ -395,6 +410,13 @@ std::string Sandbox::Leave() {
     note("the real /etc/pam.d, /etc/passwd or /etc/group changed");
   }
   etc_before_.clear();
+  for (const auto& [path, before] : hidden_before_) {
+    std::string now;
+    if (!ReadFile(path, now) || now != before) {
+      note("the real " + path.string() + " changed");
+    }
+  }
+  hidden_before_.clear();
 
   if (!dir_.empty()) {
     std::error_code error;
@@ -421,6 +443,46 @@ fs::path Sandbox::InstallScript(const fs::path& source) {
   fs::copy_file(source, target, fs::copy_options::overwrite_existing, error);
   if (error || chmod(target.c_str(), 0755) != 0) return {};
   return target;
+}
+
+std::string Sandbox::Hide(const fs::path& path, std::string_view text) {
+  const fs::path copy = dir_ / "hidden" / path.relative_path();
+  if (hidden_before_.contains(path)) return WriteFile(copy, text);
+
+  struct stat real {};
+  if (stat(path.c_str(), &real) != 0) {
+    return ErrnoMessage("stat " + path.string(), errno);
+  }
+  std::string before;
+  if (!ReadFile(path, before)) return "cannot read " + path.string();
+  std::error_code error;
+  fs::create_directories(copy.parent_path(), error);
+  if (error) {
+    return "create " + copy.parent_path().string() + ": " + error.message();
+  }
+
+  // Private before any text goes in: the copy may be of /etc/shadow.
+  const int fd =
+      open(copy.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoMessage("create " + copy.string(), errno);
+  const bool like_real = fchown(fd, real.st_uid, real.st_gid) == 0 &&
+                         fchmod(fd, real.st_mode & 07777) == 0;
+  const int like_errno = errno;
+  close(fd);
+  if (!like_real) {
+    return ErrnoMessage(
+        "give " + copy.string() + " the owner and mode of " + path.string(),
+        like_errno);
+  }
+  if (std::string failure = WriteFile(copy, text); !failure.empty()) {
+    return failure;
+  }
+  if (std::string failure = Mount(copy, path, nullptr, MS_BIND);
+      !failure.empty()) {
+    return failure;
+  }
+  hidden_before_[path] = std::move(before);
+  return {};
 }
 
 fs::path Sandbox::HomeOf(const TestUser& user) const {
@@ -494,6 +556,21 @@ RunResult Sandbox::Run(const std::vector<std::string>& argv,
   DrainLog(result.log);
   result.exit_code = ExitCodeOf(status);
   return result;
+}
+
+pid_t Sandbox::Start(const std::vector<std::string>& argv,
+                     const ChildSetup& setup, const fs::path& output) {
+  const int out_fd =
+      open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_fd < 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) ExecChild(argv, setup, out_fd, out_fd);
+  const int fork_errno = errno;
+  close(out_fd);
+  // As in Run(): the group exists before the caller can signal it.
+  if (pid > 0) setpgid(pid, pid);
+  errno = fork_errno;
+  return pid;
 }
 
 void Sandbox::DrainLog(std::vector<LogLine>& into) {

@@ -1,5 +1,6 @@
 // A private world for the end-to-end tests: a mount namespace in which the
-// test process owns /etc/pam.d, /etc/passwd, /etc/group and /dev/log.
+// test process owns /etc/pam.d, /etc/passwd, /etc/group, /etc/shadow and
+// /dev/log.
 //
 // Real PAM clients (pamtester, runuser) read their service files and users
 // from /etc and log through syslog(3) to /dev/log. Bind-mounting copies of
@@ -101,12 +102,28 @@ class Sandbox {
   // and returns its path there (empty if it could not be copied).
   std::filesystem::path InstallScript(const std::filesystem::path& source);
 
+  // Hides the real file at `path` behind a file of the sandbox's holding
+  // `text`, with the real file's owner and mode, so that clients read that
+  // text and write only to the sandbox's copy (sudo reads /etc/sudoers,
+  // login appends to /var/log/wtmp). Hiding a file again replaces its text.
+  // The real file must exist; Leave() checks that it did not change.
+  [[nodiscard]] std::string Hide(const std::filesystem::path& path,
+                                 std::string_view text);
+
   // Runs argv (searched in PATH) in a new process group with stdin on
   // /dev/null and LC_ALL=C, collects its output and log lines, and kills
   // the whole group when it ends or overstays `timeout`.
   RunResult Run(const std::vector<std::string>& argv,
                 const ChildSetup& setup = {},
                 std::chrono::milliseconds timeout = kDefaultTimeout);
+
+  // Starts argv as Run() does, for a server, but does not wait for it: its
+  // stdout and stderr go to the file `output`, and the log lines it sends
+  // while a Run() is in progress are that run's. Returns its pid, which is
+  // also its process group, or -1 with errno set. The caller must end and
+  // reap it.
+  pid_t Start(const std::vector<std::string>& argv, const ChildSetup& setup,
+              const std::filesystem::path& output);
 
   // Invalidates the user keyrings (_uid.<uid>, _uid_ses.<uid>) of every
   // test user, so that no key made by a test outlives it.
@@ -118,6 +135,7 @@ class Sandbox {
  private:
   [[nodiscard]] std::string WriteUsers();
   [[nodiscard]] std::string BindOverEtc();
+  [[nodiscard]] std::string HideShadow();
   [[nodiscard]] std::string BuildDev();
   [[nodiscard]] std::string Mount(const std::filesystem::path& source,
                                   const std::filesystem::path& target,
@@ -131,6 +149,8 @@ class Sandbox {
   std::vector<std::filesystem::path> mounts_;
   // The real /etc files the sandbox hides, as they were before it started.
   std::map<std::string, std::string> etc_before_;
+  // The real files Hide() hides, as they were before it hid them.
+  std::map<std::filesystem::path, std::string> hidden_before_;
   int original_namespace_fd_ = -1;
   int log_fd_ = -1;
 };
