@@ -20,6 +20,13 @@ bool MeansNoKeyringSupport(int error_number) {
   return error_number == ENOSYS || error_number == EPERM;
 }
 
+// A keyring that was revoked, has expired or was invalidated: the thread
+// may still name it, but it holds nothing and counts as no keyring.
+bool MeansKeyIsGone(int error_number) {
+  return error_number == EKEYREVOKED || error_number == EKEYEXPIRED ||
+         error_number == ENOKEY;
+}
+
 class Opener {
  public:
   Opener(Services& services, const Options& options, const Target& target)
@@ -53,30 +60,39 @@ class Opener {
   }
 
  private:
+  // Without `force`. Whenever the inherited keyring cannot be shown to be
+  // one the target may keep, the session gets a fresh one: under an
+  // `optional` line a failure would otherwise leave the session in the
+  // caller's keyring, with the caller's keys, and a user who can make a
+  // lookup fail (by filling the key quota, or invalidating keyrings) could
+  // provoke exactly that.
   OpenOutcome KeepOrCreate() {
     StatusOr<KeySerial> current = services_.keyrings.Resolve(kSessionKeyring);
     if (!current.ok()) {
       const int error_number = current.error_number();
-      if (error_number == EKEYREVOKED) {
-        Debug("The inherited session keyring is revoked, making a fresh one");
-        return Create(0);
-      }
       if (MeansNoKeyringSupport(error_number)) return Unavailable(error_number);
-      Error("Failed to look up the session keyring: " +
-            ErrnoText(error_number));
-      return {};
+      if (MeansKeyIsGone(error_number)) {
+        Debug("The inherited session keyring is unusable (" +
+              ErrnoText(error_number) + "), making a fresh one");
+      } else {
+        Warning("Failed to look up the session keyring: " +
+                ErrnoText(error_number) + ", making a fresh one");
+      }
+      return Create(0);
     }
 
     StatusOr<KeySerial> user_session =
         services_.keyrings.Resolve(kUserSessionKeyring);
     if (!user_session.ok()) {
-      Error("Failed to look up the user-session keyring of " +
-            UserText(target_) + ": " + ErrnoText(user_session.error_number()));
-      return {};
+      Warning("Failed to look up the user-session keyring of " +
+              UserText(target_) + ": " +
+              ErrnoText(user_session.error_number()) +
+              ", deciding by the owner alone");
+    } else if (current.value() == user_session.value()) {
+      // The target's own default user-session keyring is shared by every
+      // process of the user that has no session: it is not a session.
+      return Create(0);
     }
-    // The target's own default user-session keyring is shared by every
-    // process of the user that has no session: it is not a session.
-    if (current.value() == user_session.value()) return Create(0);
     if (MayKeep(current.value())) return {Kind::kKept, 0};
     return Create(0);
   }
@@ -99,7 +115,7 @@ class Opener {
     StatusOr<KeyDescription> description =
         services_.keyrings.Describe(inherited);
     if (!description.ok()) {
-      if (description.error_number() != EKEYREVOKED) {
+      if (!MeansKeyIsGone(description.error_number())) {
         Warning("Failed to describe the inherited session keyring " + serial +
                 ": " + ErrnoText(description.error_number()) +
                 ", replacing it");
@@ -136,7 +152,8 @@ class Opener {
       const int error_number =
           current.ok() ? user_session.error_number() : current.error_number();
       // A kernel without keyrings fails the join next, which reports it.
-      if (!MeansNoKeyringSupport(error_number) && error_number != EKEYREVOKED) {
+      if (!MeansNoKeyringSupport(error_number) &&
+          !MeansKeyIsGone(error_number)) {
         Warning("Failed to look up the previous session keyring: " +
                 ErrnoText(error_number) + ", not linking it");
       }

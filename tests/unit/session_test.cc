@@ -37,6 +37,7 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using Kind = OpenOutcome::Kind;
 
 class SessionTestBase : public ::testing::Test {
@@ -375,13 +376,12 @@ class RefusalAfterTheProbeTest
   }
 };
 
-TEST_P(RefusalAfterTheProbeTest, IsAFailureWithOneError) {
+TEST_P(RefusalAfterTheProbeTest, IsNeverTakenForMissingKeyringSupport) {
   const OpenOutcome outcome = Open();
 
-  EXPECT_EQ(outcome.kind, Kind::kFailed);
-  EXPECT_EQ(outcome.created, 0);
+  EXPECT_NE(outcome.kind, Kind::kUnavailable);
   ExpectIdsAsAtStart();
-  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+  EXPECT_THAT(VisibleLevels(), Not(Contains(LogLevel::kNotice)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -390,27 +390,67 @@ INSTANTIATE_TEST_SUITE_P(
                                          LaterCall{Op::kJoin, 1}),
                        ::testing::Values(EPERM, ENOSYS)));
 
-class LookupFailureTest : public SessionTestBase,
-                          public ::testing::WithParamInterface<int> {
+// A lookup that fails, whatever the reason, must not leave the session in
+// the inherited keyring: under an `optional` line that would hand the user
+// the caller's keys.
+class LookupFailureTest
+    : public SessionTestBase,
+      public ::testing::WithParamInterface<std::tuple<LaterCall, int>> {
  protected:
   LookupFailureTest() : SessionTestBase(RootIds()) {}
 };
 
-TEST_P(LookupFailureTest, FailsWithOneErrorAndMakesNothing) {
-  thread_.calls.FailNext(Op::kResolve, GetParam());
+TEST_P(LookupFailureTest, ReplacesAKeyringOfAnotherUserWithOneWarning) {
+  const auto& [call, error_number] = GetParam();
+  const KeySerial inherited = Inherit(0, 0);
+  thread_.calls.FailNth(call.op, call.nth, error_number);
 
   const OpenOutcome outcome = Open();
 
-  EXPECT_EQ(outcome.kind, Kind::kFailed);
-  EXPECT_EQ(outcome.created, 0);
-  EXPECT_EQ(CallsOf(Op::kJoin), 0);
+  EXPECT_EQ(outcome.kind, Kind::kCreated);
+  EXPECT_NE(thread_.keyrings.session_keyring(), inherited);
+  EXPECT_EQ(thread_.keyrings.Get(outcome.created).uid, kAlice.uid);
   ExpectIdsAsAtStart();
-  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
-  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr(ErrnoText(GetParam())));
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
+  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr(ErrnoText(error_number)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Errnos, LookupFailureTest,
-                         ::testing::Values(EACCES, ENOMEM, EINVAL));
+INSTANTIATE_TEST_SUITE_P(
+    EitherLookup, LookupFailureTest,
+    ::testing::Combine(::testing::Values(LaterCall{Op::kResolve, 1},
+                                         LaterCall{Op::kResolve, 2}),
+                       ::testing::Values(EACCES, ENOMEM, EINVAL)));
+
+TEST_F(OpenSessionKeyringTest, UserSessionLookupFailureStillKeepsTheUsersOwn) {
+  const KeySerial own = Inherit(kAlice.uid, kAlice.gid);
+  thread_.calls.FailNth(Op::kResolve, 2, ENOKEY);
+
+  const OpenOutcome outcome = Open();
+
+  EXPECT_EQ(outcome.kind, Kind::kKept);
+  EXPECT_EQ(thread_.keyrings.session_keyring(), own);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
+}
+
+class GoneKeyringTest : public SessionTestBase,
+                        public ::testing::WithParamInterface<int> {
+ protected:
+  GoneKeyringTest() : SessionTestBase(RootIds()) {}
+};
+
+TEST_P(GoneKeyringTest, CountsAsNoKeyringWithoutAnyLine) {
+  Inherit(kAlice.uid, kAlice.gid);
+  thread_.calls.FailNth(Op::kResolve, 1, GetParam());
+
+  const OpenOutcome outcome = Open();
+
+  EXPECT_EQ(outcome.kind, Kind::kCreated);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(RevokedExpiredOrInvalidated, GoneKeyringTest,
+                         ::testing::Values(EKEYREVOKED, EKEYEXPIRED, ENOKEY));
 
 TEST_F(OpenSessionKeyringTest, JoinFailureFailsWithOneErrorNamingTheUser) {
   thread_.calls.FailEvery(Op::kJoin, EDQUOT);
