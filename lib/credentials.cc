@@ -1,6 +1,7 @@
 #include "credentials.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,12 +15,58 @@ constexpr long kSetresuid = SYS_setresuid32;
 constexpr long kSetresgid = SYS_setresgid32;
 constexpr long kGetresuid = SYS_getresuid32;
 constexpr long kGetresgid = SYS_getresgid32;
+constexpr long kSetfsuid = SYS_setfsuid32;
+constexpr long kSetfsgid = SYS_setfsgid32;
 #else
 constexpr long kSetresuid = SYS_setresuid;
 constexpr long kSetresgid = SYS_setresgid;
 constexpr long kGetresuid = SYS_getresuid;
 constexpr long kGetresgid = SYS_getresgid;
+constexpr long kSetfsuid = SYS_setfsuid;
+constexpr long kSetfsgid = SYS_setfsgid;
 #endif
+
+// setfsuid/setfsgid cannot report failure; they return the previous ID.
+// Asking for an invalid ID changes nothing, so it reads the current one.
+long CurrentFsId(long set_fs_id) { return syscall(set_fs_id, -1L); }
+
+// Runs setresuid or setresgid. If the caller had set its filesystem ID
+// apart from its effective ID, which the call resets, puts it back.
+Status SetKeepingFsId(long get_ids, long set_ids, long set_fs_id, long real,
+                      long effective, long saved, std::string_view what) {
+  unsigned int old_real = 0, old_effective = 0, old_saved = 0;
+  if (syscall(get_ids, &old_real, &old_effective, &old_saved) != 0) {
+    return Status::Failure("read the thread's " + std::string(what), errno);
+  }
+  const long fs_id = CurrentFsId(set_fs_id);
+  if (syscall(set_ids, real, effective, saved) != 0) {
+    return Status::Failure("set the thread's " + std::string(what), errno);
+  }
+  if (fs_id == long{old_effective} || CurrentFsId(set_fs_id) == fs_id) {
+    return {};
+  }
+  syscall(set_fs_id, fs_id);
+  if (CurrentFsId(set_fs_id) != fs_id) {
+    return Status::Failure("keep the thread's filesystem " + std::string(what),
+                           -1,
+                           "it did not come back to " + std::to_string(fs_id));
+  }
+  return {};
+}
+
+template <typename Id>
+bool IsOneOf(Id id, const IdTriple<Id>& ids) {
+  return id == ids.real || id == ids.effective || id == ids.saved;
+}
+
+// Whether a thread without CAP_SETUID/CAP_SETGID may go from `from` to `to`
+// and back again.
+template <typename Id>
+bool CanGoAndComeBack(const IdTriple<Id>& from, const IdTriple<Id>& to) {
+  return IsOneOf(to.real, from) && IsOneOf(to.effective, from) &&
+         IsOneOf(to.saved, from) && IsOneOf(from.real, to) &&
+         IsOneOf(from.effective, to) && IsOneOf(from.saved, to);
+}
 
 template <typename Id>
 std::string FormatTriple(const IdTriple<Id>& ids) {
@@ -47,17 +94,21 @@ StatusOr<ThreadIds> ThreadCredentials::Get() {
 }
 
 Status ThreadCredentials::SetUids(const IdTriple<uid_t>& ids) {
-  if (syscall(kSetresuid, ids.real, ids.effective, ids.saved) != 0) {
-    return Status::Failure("set the thread's uids", errno);
-  }
-  return {};
+  return SetKeepingFsId(kGetresuid, kSetresuid, kSetfsuid, ids.real,
+                        ids.effective, ids.saved, "uids");
 }
 
 Status ThreadCredentials::SetGids(const IdTriple<gid_t>& ids) {
-  if (syscall(kSetresgid, ids.real, ids.effective, ids.saved) != 0) {
-    return Status::Failure("set the thread's gids", errno);
-  }
-  return {};
+  return SetKeepingFsId(kGetresgid, kSetresgid, kSetfsgid, ids.real,
+                        ids.effective, ids.saved, "gids");
+}
+
+bool ThreadCredentials::MaySetAnyId() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  constexpr uint32_t kNeeded = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+  return (data[0].effective & kNeeded) == kNeeded;
 }
 
 ScopedRealIds::~ScopedRealIds() {
@@ -81,10 +132,18 @@ Status ScopedRealIds::Switch(uid_t uid, gid_t gid) {
   wanted.gid.real = gid;
   if (wanted == saved_) return {};  // Already the target: nothing to undo.
 
-  // From here on something may have changed, so every exit restores.
-  active_ = true;
   const std::string operation =
       "switch to uid " + std::to_string(uid) + " gid " + std::to_string(gid);
+  if (!credentials_.MaySetAnyId() &&
+      (!CanGoAndComeBack(saved_.uid, wanted.uid) ||
+       !CanGoAndComeBack(saved_.gid, wanted.gid))) {
+    return Status::Failure(operation, EPERM,
+                           "without CAP_SETUID and CAP_SETGID the thread "
+                           "could not switch back");
+  }
+
+  // From here on something may have changed, so every exit restores.
+  active_ = true;
   Status status;
   if (wanted.gid != saved_.gid) status = credentials_.SetGids(wanted.gid);
   if (status.ok() && wanted.uid != saved_.uid) {

@@ -50,14 +50,22 @@ class Credentials {
   // setresgid(2) do; no value is left unchanged.
   virtual Status SetUids(const IdTriple<uid_t>& ids) = 0;
   virtual Status SetGids(const IdTriple<gid_t>& ids) = 0;
+  // Whether the thread may set any ID (CAP_SETUID and CAP_SETGID in its
+  // effective set). Without them the kernel only lets a thread move among
+  // its current real, effective and saved IDs. False if unknown.
+  virtual bool MaySetAnyId() = 0;
 };
 
 // The real thing: raw per-thread system calls.
 class ThreadCredentials final : public Credentials {
  public:
   StatusOr<ThreadIds> Get() override;
+  // Each keeps the thread's filesystem ID as it was: the kernel resets it
+  // to the effective ID on every setresuid/setresgid, which would lose one
+  // the caller had set apart with setfsuid/setfsgid.
   Status SetUids(const IdTriple<uid_t>& ids) override;
   Status SetGids(const IdTriple<gid_t>& ids) override;
+  bool MaySetAnyId() override;
 };
 
 // Runs a block of code with the thread's real uid and gid switched to a
@@ -69,7 +77,9 @@ class ThreadCredentials final : public Credentials {
 //   if (Status s = identity.Restore(); !s.ok()) ...
 //
 // Switch() changes the gid before the uid and reads both back; if any step
-// fails it restores what it already changed before returning. Restore()
+// fails it restores what it already changed before returning. A thread
+// without CAP_SETUID and CAP_SETGID could switch to IDs it could not come
+// back from; Switch() refuses such a switch before changing anything. Restore()
 // sets the uid triple and then the gid triple to the saved values and reads
 // them back; it attempts both even if the first fails. The destructor
 // restores if Restore() was not called, as a fallback for early returns;

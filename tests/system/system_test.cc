@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <keyutils.h>
+#include <sys/fsuid.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +217,42 @@ TEST_F(SystemTest, SetuidRootCallerGetsAllSixIdsBack) {
   });
 }
 
+TEST_F(SystemTest, FilesystemIdsSetApartComeBackToo) {
+  RunInChild([&] {
+    // setresuid() resets the filesystem uid to the effective uid; a caller
+    // that had set it apart must find it as it was.
+    setfsuid(kBob.uid);
+    setfsgid(kBob.gid);
+    Options options;
+    options.force = true;
+
+    const OpenOutcome outcome = Open(options, kAlice);
+
+    EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kCreated);
+    EXPECT_EQ(static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))), kBob.uid);
+    EXPECT_EQ(static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))), kBob.gid);
+  });
+}
+
+TEST_F(SystemTest, UnprivilegedCallerWithNoWayBackKeepsItsIds) {
+  RunInChild([&] {
+    // Real gid Bob's, effective and saved gid Alice's: switching the real
+    // gid to Alice's would lose Bob's for good.
+    ASSERT_TRUE(credentials_.SetGids({kBob.gid, kAlice.gid, kAlice.gid}).ok());
+    ASSERT_TRUE(credentials_.SetUids({kBob.uid, kBob.uid, kBob.uid}).ok());
+    const StatusOr<ThreadIds> before = credentials_.Get();
+    ASSERT_TRUE(before.ok());
+
+    const OpenOutcome outcome = Open(Options{}, kAlice);
+
+    EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kFailed);
+    StatusOr<ThreadIds> after = credentials_.Get();
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(after.value(), before.value());
+    EXPECT_EQ(log_.lines.size(), 1u);
+  });
+}
+
 TEST_F(SystemTest, UnprivilegedCallerCannotOpenForAnotherUser) {
   RunInChild([&] {
     ASSERT_TRUE(credentials_.SetGids({kBob.gid, kBob.gid, kBob.gid}).ok());
@@ -227,7 +264,7 @@ TEST_F(SystemTest, UnprivilegedCallerCannotOpenForAnotherUser) {
 
     EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kFailed);
     ASSERT_EQ(log_.lines.size(), 1u);
-    EXPECT_NE(log_.lines[0].find("Operation not permitted"), std::string::npos);
+    EXPECT_NE(log_.lines[0].find("could not switch back"), std::string::npos);
     StatusOr<ThreadIds> after = credentials_.Get();
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(after.value(), before.value());

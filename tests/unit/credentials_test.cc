@@ -64,6 +64,33 @@ TEST(ScopedRealIdsTest, RestoreSetsTheUidBeforeTheGidAndReadsThemBack) {
   EXPECT_EQ(thread.credentials.ids(), RootIds());
 }
 
+TEST(ScopedRealIdsTest, UnprivilegedSwitchWithNoWayBackChangesNothing) {
+  // Could set its real gid to 1002 (its effective gid), but then 1001
+  // would no longer be among its gids and the way back would be refused.
+  const ThreadIds start{{1001, 1001, 1001}, {1001, 1002, 1002}};
+  FakeThread thread(start);
+  ScopedRealIds identity(thread.credentials);
+
+  const Status status = identity.Switch(1002, 1002);
+
+  EXPECT_EQ(status.error_number(), EPERM);
+  EXPECT_THAT(status.Describe(), HasSubstr("could not switch back"));
+  EXPECT_EQ(thread.calls.Count(Op::kSetGids), 0);
+  EXPECT_EQ(thread.calls.Count(Op::kSetUids), 0);
+  EXPECT_EQ(thread.credentials.ids(), start);
+}
+
+TEST(ScopedRealIdsTest, UnprivilegedSwitchAmongItsOwnIdsGoesAndComesBack) {
+  const ThreadIds start{{1001, 1002, 1002}, {1001, 1002, 1002}};
+  FakeThread thread(start);
+  ScopedRealIds identity(thread.credentials);
+
+  ASSERT_TRUE(identity.Switch(1002, 1002).ok());
+  ASSERT_TRUE(identity.Restore().ok());
+
+  EXPECT_EQ(thread.credentials.ids(), start);
+}
+
 TEST(ScopedRealIdsTest, SwitchChangesOnlyTheRealIds) {
   FakeThread thread(kMixedIds);
   ScopedRealIds identity(thread.credentials);

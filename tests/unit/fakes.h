@@ -123,6 +123,9 @@ class FakeCredentials final : public Credentials {
   StatusOr<ThreadIds> Get() override;
   Status SetUids(const IdTriple<uid_t>& ids) override;
   Status SetGids(const IdTriple<gid_t>& ids) override;
+  // Privileged exactly when the effective uid is 0, as for a process
+  // without file capabilities. Not recorded as a call.
+  bool MaySetAnyId() override { return ids_.uid.effective == 0; }
 
   // Makes the `nth` call of `op` (kSetUids or kSetGids) report success but
   // set the real ID to `real` instead of the one asked for, as a buggy
