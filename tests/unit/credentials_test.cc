@@ -81,7 +81,8 @@ TEST(ScopedRealIdsTest, UnprivilegedSwitchWithNoWayBackChangesNothing) {
 }
 
 TEST(ScopedRealIdsTest, UnprivilegedSwitchAmongItsOwnIdsGoesAndComesBack) {
-  const ThreadIds start{{1001, 1002, 1002}, {1001, 1002, 1002}};
+  // 1001 stays its effective ID, so it can come back to it.
+  const ThreadIds start{{1001, 1001, 1002}, {1001, 1001, 1002}};
   FakeThread thread(start);
   ScopedRealIds identity(thread.credentials);
 
