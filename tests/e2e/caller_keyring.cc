@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <optional>
+
+#include "keyring_probe.h"
 
 namespace sessionkeyring::e2e {
 namespace {
@@ -36,13 +37,10 @@ std::string BecomeRootAgain() {
 std::string ReportSessionKeyring() {
   const key_serial_t serial =
       keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
-  char* raw = nullptr;
-  if (serial < 0 || keyctl_describe_alloc(serial, &raw) < 0) {
-    return WithErrno("describe the caller's session keyring");
-  }
-  const std::unique_ptr<char, decltype(&free)> description(raw, &free);
-  const std::string line = "probe caller session " + std::to_string(serial) +
-                           " " + description.get() + "\n";
+  const std::optional<std::string> described =
+      serial < 0 ? std::nullopt : DescribeKey(serial);
+  if (!described) return WithErrno("describe the caller's session keyring");
+  const std::string line = "probe caller session " + *described + "\n";
   if (write(STDOUT_FILENO, line.data(), line.size()) !=
       static_cast<ssize_t>(line.size())) {
     return WithErrno("write the caller report");
@@ -65,6 +63,11 @@ CallerKeyring CallerKeyring::UserSessionOf(const TestUser& user) {
 
 CallerKeyring CallerKeyring::AnonymousOwnedBy(const TestUser& owner) {
   return {Kind::kAnonymous, owner, "a keyring owned by " + owner.name};
+}
+
+CallerKeyring CallerKeyring::RootLoginSession() {
+  return {Kind::kAnonymousWithUserKeyring, Root(),
+          "a root login keyring (root's _uid.0 linked in)"};
 }
 
 std::string CallerKeyring::Enter() const {
@@ -104,6 +107,10 @@ std::string CallerKeyring::JoinAnonymous() const {
   if (user_.uid != 0 &&
       keyctl_chown(joined, user_.uid, static_cast<gid_t>(-1)) < 0) {
     return WithErrno("chown the session keyring to " + user_.name);
+  }
+  if (kind_ == Kind::kAnonymousWithUserKeyring &&
+      keyctl_link(KEY_SPEC_USER_KEYRING, joined) < 0) {
+    return WithErrno("link the user keyring into the session keyring");
   }
   return {};
 }

@@ -25,6 +25,10 @@ class CallerKeyring {
   static CallerKeyring UserSessionOf(const TestUser& user);
   // A fresh anonymous keyring made by root and then given to `owner`.
   static CallerKeyring AnonymousOwnedBy(const TestUser& owner);
+  // A fresh anonymous keyring owned by root with root's user keyring
+  // linked in, as root's own login session has it (pam_keyinit links @u
+  // into each keyring it makes): whoever possesses it reaches root's keys.
+  static CallerKeyring RootLoginSession();
 
   // For a forked, single-threaded child that is about to exec a PAM client
   // as root: joins the keyring, checks that it is the intended one, puts
@@ -37,7 +41,7 @@ class CallerKeyring {
   const std::string& label() const { return label_; }
 
  private:
-  enum class Kind { kAnonymous, kUserSession };
+  enum class Kind { kAnonymous, kAnonymousWithUserKeyring, kUserSession };
 
   CallerKeyring(Kind kind, TestUser user, std::string label)
       : kind_(kind), user_(std::move(user)), label_(std::move(label)) {}

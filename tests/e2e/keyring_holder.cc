@@ -8,9 +8,9 @@
 
 namespace sessionkeyring::e2e {
 
-KeyringHolder::KeyringHolder() {
-  const key_serial_t serial = add_key("keyring", "skr-e2e-holder", nullptr, 0,
-                                      KEY_SPEC_PROCESS_KEYRING);
+KeyringHolder::KeyringHolder(const std::string& name) {
+  const key_serial_t serial =
+      add_key("keyring", name.c_str(), nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
   if (serial < 0) return;
   // The probe links into it as root from another process: owner rights.
   if (keyctl_setperm(serial, KEY_POS_ALL | KEY_USR_ALL) < 0) {

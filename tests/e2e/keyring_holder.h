@@ -6,6 +6,7 @@
 #define SESSIONKEYRING_TESTS_E2E_KEYRING_HOLDER_H_
 
 #include <cstdint>
+#include <string>
 
 namespace sessionkeyring::e2e {
 
@@ -14,7 +15,12 @@ class KeyringHolder {
   // Creates the holder in the test process's process keyring, which no
   // child inherits, writable by root (as the probe runs) without
   // possessing it. serial() is not positive if that failed.
-  KeyringHolder();
+  //
+  // A keyring holds one key of each type and description: linking a second
+  // "_ses" keyring, or making a second holder of the same name, displaces
+  // the first. So there is one holder, with its own `name`, per keyring
+  // to hold.
+  explicit KeyringHolder(const std::string& name = "skr-e2e-holder");
   KeyringHolder(const KeyringHolder&) = delete;
   KeyringHolder& operator=(const KeyringHolder&) = delete;
   // Unlinks the holder, which drops every keyring it holds.

@@ -52,6 +52,18 @@ inline constexpr std::string_view kRevokedCountsAsNone =
 // and read.
 inline constexpr uint32_t kSessionKeyringPermissions = 0x3f030000;
 
+// pamtester's operation for setcred(PAM_DELETE_CRED). pamtester has no name
+// for that flag, but its flag expressions can still build a value with that
+// bit set and PAM_ESTABLISH_CRED clear, and libpam hands setcred's flags to
+// the modules as they are.
+inline constexpr char kDeleteCredentials[] =
+    "setcred(~PAM_ESTABLISH_CRED&~PAM_REINITIALIZE_CRED&~PAM_REFRESH_CRED&"
+    "~PAM_SILENT)";
+
+// What a PAM client prints (pam_strerror) for PAM_SESSION_ERR.
+inline constexpr char kSessionErrorText[] =
+    "Cannot make/remove an entry for the specified session";
+
 class ModuleTest : public ::testing::TestWithParam<ModuleUnderTest> {
  protected:
   // The service name the tests write their stacks to.

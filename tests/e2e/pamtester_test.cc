@@ -60,21 +60,12 @@ constexpr std::string_view kCloseWithoutOpen = "m. close without open";
 constexpr std::string_view kClientIds =
     "n. force revoke; the client's IDs after close";
 
-// pamtester has no name for PAM_DELETE_CRED, but its flag expressions can
-// still build a value with that bit set and PAM_ESTABLISH_CRED clear, and
-// libpam hands setcred's flags to the modules as they are.
-constexpr char kDeleteCredentials[] =
-    "setcred(~PAM_ESTABLISH_CRED&~PAM_REINITIALIZE_CRED&~PAM_REFRESH_CRED&"
-    "~PAM_SILENT)";
-
 // The probe's view of a client running as root throughout.
 constexpr char kRootIds[] = "uid 0/0/0 gid 0/0/0";
 
-// What pamtester prints for PAM_USER_UNKNOWN and PAM_SESSION_ERR.
+// What pamtester prints for PAM_USER_UNKNOWN.
 constexpr char kUserUnknownText[] =
     "User not known to the underlying authentication module";
-constexpr char kSessionErrorText[] =
-    "Cannot make/remove an entry for the specified session";
 
 // Whether `number` appears in `text` as a whole number.
 bool MentionsNumber(std::string_view text, int32_t number) {

@@ -19,9 +19,6 @@ constexpr std::string_view kLoginShell =
 constexpr std::string_view kCommandFromRootShell =
     "runuser -u from root's _uid_ses.0 (Debian's runuser: revoke)";
 
-// The probe's name for the point it runs at: the user's command.
-constexpr std::string_view kCommand = "command";
-
 class RunuserTest : public ModuleTest {
  protected:
   void SetUp() override {

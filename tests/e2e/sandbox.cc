@@ -31,15 +31,19 @@ using Clock = std::chrono::steady_clock;
 
 // The device nodes PAM clients and shells open; bound back from the real
 // /dev into the sandbox's /dev.
-constexpr std::array<const char*, 7> kDevices = {
-    "null", "zero", "urandom", "random", "tty", "full", "ptmx"};
+constexpr std::array<const char*, 6> kDevices = {"null",   "zero", "urandom",
+                                                 "random", "tty",  "full"};
 
-// The usual links of /dev, which shells use for redirections.
-constexpr std::array<std::pair<const char*, const char*>, 4> kDevLinks = {{
+// The usual links of /dev, which shells use for redirections. ptmx is a
+// link too: the kernel looks for the devpts of /dev/ptmx in the "pts"
+// directory beside it, which it cannot reach from a ptmx bind-mounted on
+// its own (opening it fails with ENOENT); devpts's own ptmx needs no search.
+constexpr std::array<std::pair<const char*, const char*>, 5> kDevLinks = {{
     {"fd", "/proc/self/fd"},
     {"stdin", "/proc/self/fd/0"},
     {"stdout", "/proc/self/fd/1"},
     {"stderr", "/proc/self/fd/2"},
+    {"ptmx", "pts/ptmx"},
 }};
 
 // The real files the sandbox hides, checked again when it is left.
@@ -410,13 +414,13 @@ std::string Sandbox::Leave() {
     note("the real /etc/pam.d, /etc/passwd or /etc/group changed");
   }
   etc_before_.clear();
-  for (const auto& [path, before] : hidden_before_) {
+  for (const auto& [path, before] : hidden_) {
     std::string now;
-    if (!ReadFile(path, now) || now != before) {
+    if (before && (!ReadFile(path, now) || now != *before)) {
       note("the real " + path.string() + " changed");
     }
   }
-  hidden_before_.clear();
+  hidden_.clear();
 
   if (!dir_.empty()) {
     std::error_code error;
@@ -447,14 +451,17 @@ fs::path Sandbox::InstallScript(const fs::path& source) {
 
 std::string Sandbox::Hide(const fs::path& path, std::string_view text) {
   const fs::path copy = dir_ / "hidden" / path.relative_path();
-  if (hidden_before_.contains(path)) return WriteFile(copy, text);
+  if (hidden_.contains(path)) return WriteFile(copy, text);
 
   struct stat real {};
   if (stat(path.c_str(), &real) != 0) {
     return ErrnoMessage("stat " + path.string(), errno);
   }
-  std::string before;
-  if (!ReadFile(path, before)) return "cannot read " + path.string();
+  std::optional<std::string> before;
+  if (path.native().starts_with("/etc/")) {
+    before.emplace();
+    if (!ReadFile(path, *before)) return "cannot read " + path.string();
+  }
   std::error_code error;
   fs::create_directories(copy.parent_path(), error);
   if (error) {
@@ -481,7 +488,7 @@ std::string Sandbox::Hide(const fs::path& path, std::string_view text) {
       !failure.empty()) {
     return failure;
   }
-  hidden_before_[path] = std::move(before);
+  hidden_[path] = std::move(before);
   return {};
 }
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,7 +107,8 @@ class Sandbox {
   // `text`, with the real file's owner and mode, so that clients read that
   // text and write only to the sandbox's copy (sudo reads /etc/sudoers,
   // login appends to /var/log/wtmp). Hiding a file again replaces its text.
-  // The real file must exist; Leave() checks that it did not change.
+  // The real file must exist. Leave() checks that one under /etc did not
+  // change; logs, which every real login appends to, are not compared.
   [[nodiscard]] std::string Hide(const std::filesystem::path& path,
                                  std::string_view text);
 
@@ -149,8 +151,9 @@ class Sandbox {
   std::vector<std::filesystem::path> mounts_;
   // The real /etc files the sandbox hides, as they were before it started.
   std::map<std::string, std::string> etc_before_;
-  // The real files Hide() hides, as they were before it hid them.
-  std::map<std::filesystem::path, std::string> hidden_before_;
+  // The real files Hide() hides and, for those Leave() checks, their
+  // contents before.
+  std::map<std::filesystem::path, std::optional<std::string>> hidden_;
   int original_namespace_fd_ = -1;
   int log_fd_ = -1;
 };

@@ -50,6 +50,9 @@ std::vector<ProbeSnapshot> ParseProbeOutput(std::string_view output);
 inline constexpr std::string_view kCaller = "caller";
 inline constexpr std::string_view kOpen = "open_session";
 inline constexpr std::string_view kClose = "close_session";
+// The probe's name for the point it runs at when a client runs it as the
+// user's command.
+inline constexpr std::string_view kCommand = "command";
 
 struct SessionReport {
   RunResult run;
