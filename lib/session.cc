@@ -42,8 +42,11 @@ class Opener {
             ": " + status.Reason());
       return {};
     }
-    Debug("Switched real IDs for " + UserText(target_) + ", saved " +
-          FormatIds(identity_.saved()));
+    const ThreadIds& saved = identity_.saved();
+    if (saved.uid.real != target_.uid || saved.gid.real != target_.gid) {
+      Debug("Switched real IDs for " + UserText(target_) + ", saved " +
+            FormatIds(saved));
+    }
 
     OpenOutcome outcome =
         options_.force ? Create(PreviousToCarry()) : KeepOrCreate();
@@ -140,8 +143,10 @@ class Opener {
   // otherwise 0. Joining a new session keyring ends the thread's possession
   // of the old one, and without possession it cannot be linked anywhere
   // (its owner has only view and read), so it is held in the thread
-  // keyring across the join. That leaves an empty thread keyring on the
-  // calling thread, which no child inherits.
+  // keyring across the join. That leaves an empty thread keyring, owned by
+  // the user, on the calling thread; no child process inherits it.
+  // TODO: a holder keyring of the module's own, unlinked again after the
+  // join, would leave the thread as it was.
   KeySerial PreviousToCarry() {
     if (!options_.link_previous) return 0;
     StatusOr<KeySerial> current = services_.keyrings.Resolve(kSessionKeyring);
