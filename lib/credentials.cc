@@ -5,26 +5,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "thread_id_syscalls.h"
+
 namespace sessionkeyring {
 namespace {
 
-// On 32-bit x86 and ARM the plain calls take 16-bit IDs; the *32 variants
-// are the ones that take full IDs.
-#ifdef SYS_setresuid32
-constexpr long kSetresuid = SYS_setresuid32;
-constexpr long kSetresgid = SYS_setresgid32;
-constexpr long kGetresuid = SYS_getresuid32;
-constexpr long kGetresgid = SYS_getresgid32;
-constexpr long kSetfsuid = SYS_setfsuid32;
-constexpr long kSetfsgid = SYS_setfsgid32;
-#else
-constexpr long kSetresuid = SYS_setresuid;
-constexpr long kSetresgid = SYS_setresgid;
-constexpr long kGetresuid = SYS_getresuid;
-constexpr long kGetresgid = SYS_getresgid;
-constexpr long kSetfsuid = SYS_setfsuid;
-constexpr long kSetfsgid = SYS_setfsgid;
-#endif
+using thread_ids::kGetresgid;
+using thread_ids::kGetresuid;
+using thread_ids::kSetfsgid;
+using thread_ids::kSetfsuid;
+using thread_ids::kSetresgid;
+using thread_ids::kSetresuid;
 
 // setfsuid/setfsgid cannot report failure; they return the previous ID.
 // Asking for an invalid ID changes nothing, so it reads the current one.

@@ -145,16 +145,21 @@ ChildResult RunInChild(const std::function<int(int fd)>& body) {
     _exit(body(fds[1]));
   }
   close(fds[1]);
-  ChildResult result;
-  result.data = ReadAll(fds[0]);
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  ChildResult result = CollectChild(pid, fds[0]);
   if (!result.ok && result.data.empty()) {
-    result.data = Format("child ended with wait status %d", status);
+    result.data = Format("child ended with wait status %d", result.wait_status);
   }
+  return result;
+}
+
+ChildResult CollectChild(pid_t pid, int read_fd) {
+  ChildResult result;
+  result.data = ReadAll(read_fd);
+  close(read_fd);
+  while (waitpid(pid, &result.wait_status, 0) < 0 && errno == EINTR) {
+  }
+  result.ok =
+      WIFEXITED(result.wait_status) && WEXITSTATUS(result.wait_status) == 0;
   return result;
 }
 

@@ -64,8 +64,12 @@ double Mean(const std::vector<double>& values);
 struct ChildResult {
   bool ok = false;
   std::string data;
+  int wait_status = 0;
 };
 ChildResult RunInChild(const std::function<int(int fd)>& body);
+// Reads what child `pid` writes to `read_fd` until end of file, closes the
+// descriptor and waits for the child; `ok` if it exited with 0.
+ChildResult CollectChild(pid_t pid, int read_fd);
 
 // Writes all of `size` bytes, retrying short writes; false on error.
 bool WriteAll(int fd, const void* data, size_t size);

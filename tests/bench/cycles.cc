@@ -31,23 +31,16 @@
 #include <vector>
 
 #include "benchmarks.h"
+#include "thread_id_syscalls.h"
 
 namespace sessionkeyring::bench {
 namespace {
 
-// The per-thread ID calls the module makes; the *32 variants take full
-// IDs on 32-bit x86 and ARM, as in lib/credentials.cc.
-#ifdef SYS_setresuid32
-constexpr long kSetresuid = SYS_setresuid32;
-constexpr long kSetresgid = SYS_setresgid32;
-constexpr long kGetresuid = SYS_getresuid32;
-constexpr long kGetresgid = SYS_getresgid32;
-#else
-constexpr long kSetresuid = SYS_setresuid;
-constexpr long kSetresgid = SYS_setresgid;
-constexpr long kGetresuid = SYS_getresuid;
-constexpr long kGetresgid = SYS_getresgid;
-#endif
+// The per-thread ID calls the module makes.
+using thread_ids::kGetresgid;
+using thread_ids::kGetresuid;
+using thread_ids::kSetresgid;
+using thread_ids::kSetresuid;
 
 enum class Kind { kPam, kFloor, kFloorWithLookups };
 

@@ -164,14 +164,7 @@ ChildResult Probe(const std::vector<std::string>& args) {
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (spawned != 0) Die("posix_spawn probe: " + std::string(strerror(spawned)));
-  ChildResult result;
-  result.data = ReadAll(fds[0]);
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return result;
+  return CollectChild(pid, fds[0]);
 }
 
 }  // namespace

@@ -137,34 +137,37 @@ int InstallFilter(const Plan& plan) {
   return static_cast<int>(listener);
 }
 
-void SendDescriptor(int socket, int fd) {
+// One byte of data and room for one descriptor, as SCM_RIGHTS needs.
+struct DescriptorMessage {
+  DescriptorMessage() {
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+  }
+  DescriptorMessage(const DescriptorMessage&) = delete;
+  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+
   char data = 0;
   iovec vector{&data, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+};
+
+void SendDescriptor(int socket, int fd) {
+  DescriptorMessage out;
+  cmsghdr* header = CMSG_FIRSTHDR(&out.message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-  if (sendmsg(socket, &message, 0) != 1) Die("sendmsg failed");
+  if (sendmsg(socket, &out.message, 0) != 1) Die("sendmsg failed");
 }
 
 int ReceiveDescriptor(int socket) {
-  char data = 0;
-  iovec vector{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  if (recvmsg(socket, &message, 0) != 1) return -1;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  DescriptorMessage in;
+  if (recvmsg(socket, &in.message, 0) != 1) return -1;
+  cmsghdr* header = CMSG_FIRSTHDR(&in.message);
   if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
   int fd = -1;
   std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
