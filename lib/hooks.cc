@@ -45,6 +45,11 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
   if (outcome.created != 0) {
     state.keyring = outcome.created;
     state.opener = self;
+    if (state.revoke != RevokeMode::kNever) {
+      StatusOr<KeySerial> holder =
+          HoldSessionKeyring(services, outcome.created);
+      if (holder.ok()) state.holder = holder.value();
+    }
   }
   return Result(outcome.kind == OpenOutcome::Kind::kFailed ? Verdict::kFailure
                                                            : Verdict::kSuccess);
@@ -64,7 +69,7 @@ HookResult CloseSession(Services& services, const Options& options,
 
   switch (state.revoke) {
     case RevokeMode::kAtClose:
-      RevokeSessionKeyring(services, state.keyring).IgnoreError();
+      RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
       break;
     case RevokeMode::kAtEnd:
       return Result(Verdict::kSuccess);  // the end of the handle revokes it
@@ -76,6 +81,7 @@ HookResult CloseSession(Services& services, const Options& options,
   }
   // The next open on this handle starts a new session.
   state.keyring = 0;
+  state.holder = 0;
   return Result(Verdict::kSuccess);
 }
 
@@ -85,22 +91,27 @@ HookResult DeleteCredentials(Services& services, const Options& options,
   if (state.keyring == 0 || state.revoke != RevokeMode::kAtClose) {
     return Result(Verdict::kIgnore);
   }
-  const Status status = RevokeSessionKeyring(services, state.keyring);
+  const Status status =
+      RevokeSessionKeyring(services, state.keyring, state.holder);
   state.keyring = 0;
+  state.holder = 0;
   return Result(status.ok() ? Verdict::kSuccess : Verdict::kFailure);
 }
 
 void EndTransaction(Services& services, HandleState& state, pid_t self,
                     bool silent) {
-  if (state.keyring == 0 || state.revoke != RevokeMode::kAtEnd) return;
-  if (silent || self != state.opener) {
+  if (state.keyring == 0 || state.revoke != RevokeMode::kAtEnd) {
+    if (state.holder != 0) ReleaseHolder(services, state.holder, false);
+  } else if (silent || self != state.opener) {
     services.log.Log(LogLevel::kDebug, "Not revoking session keyring " +
                                            std::to_string(state.keyring) +
                                            " from a copy of the handle");
-    return;
+    if (state.holder != 0) ReleaseHolder(services, state.holder, false);
+  } else {
+    RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
+    state.keyring = 0;
   }
-  RevokeSessionKeyring(services, state.keyring).IgnoreError();
-  state.keyring = 0;
+  state.holder = 0;
 }
 
 }  // namespace sessionkeyring

@@ -21,6 +21,9 @@ namespace sessionkeyring {
 struct HandleState {
   // The keyring this handle created and has not revoked yet, or 0.
   KeySerial keyring = 0;
+  // When `keyring` is to be revoked: the keyring in the opening thread's
+  // thread keyring that keeps it possessed (see HoldSessionKeyring), or 0.
+  KeySerial holder = 0;
   // Latched: once any hook of this handle saw `revoke` (on a session or an
   // auth line), it applies to the keyring, as in pam_keyinit.
   RevokeMode revoke = RevokeMode::kNever;
@@ -83,7 +86,9 @@ HookResult DeleteCredentials(Services& services, const Options& options,
                              HandleState& state);
 // pam_end, in process `self`: with `revoke=end`, revokes the keyring if
 // `self` made it and the application did not end the handle silently
-// (PAM_DATA_SILENT, which a forked child uses to drop its copy).
+// (PAM_DATA_SILENT, which a forked child uses to drop its copy). Releases
+// the holder in any case, so that a handle ended without a close does not
+// keep its keyring alive in the host's thread keyring.
 void EndTransaction(Services& services, HandleState& state, pid_t self,
                     bool silent);
 

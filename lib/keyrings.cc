@@ -138,6 +138,14 @@ StatusOr<KeySerial> KernelKeyrings::JoinNewSessionKeyring() {
   return serial;
 }
 
+StatusOr<KeySerial> KernelKeyrings::CreateKeyring(
+    const std::string& description, KeySerial keyring) {
+  const key_serial_t serial =
+      add_key("keyring", description.c_str(), nullptr, 0, keyring);
+  if (serial < 0) return Status::Failure("create a keyring", errno);
+  return serial;
+}
+
 Status KernelKeyrings::Link(KeySerial key, KeySerial keyring) {
   if (keyctl_link(key, keyring) < 0) {
     return Status::Failure("link a keyring", errno);

@@ -61,6 +61,12 @@ class Keyrings {
   // uid and gid, and makes it the thread's session keyring.
   virtual StatusOr<KeySerial> JoinNewSessionKeyring() = 0;
 
+  // Creates an empty keyring named `description`, owned by the thread's
+  // real uid and gid, and links it into `keyring` (which the kernel
+  // creates first if it is the thread keyring and there is none yet).
+  virtual StatusOr<KeySerial> CreateKeyring(const std::string& description,
+                                            KeySerial keyring) = 0;
+
   virtual Status Link(KeySerial key, KeySerial keyring) = 0;
 
   virtual Status Unlink(KeySerial key, KeySerial keyring) = 0;
@@ -80,6 +86,8 @@ class KernelKeyrings final : public Keyrings {
   StatusOr<KeySerial> Resolve(KeySerial special) override;
   StatusOr<KeyDescription> Describe(KeySerial key) override;
   StatusOr<KeySerial> JoinNewSessionKeyring() override;
+  StatusOr<KeySerial> CreateKeyring(const std::string& description,
+                                    KeySerial keyring) override;
   Status Link(KeySerial key, KeySerial keyring) override;
   Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;

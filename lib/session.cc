@@ -342,22 +342,62 @@ OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
   return Opener(services, options, target).Run();
 }
 
-Status RevokeSessionKeyring(Services& services, KeySerial keyring) {
+StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring) {
+  const std::string serial = std::to_string(keyring);
+  StatusOr<KeySerial> holder = services.keyrings.CreateKeyring(
+      "pam_sessionkeyring:" + serial, kThreadKeyring);
+  Status status = holder.status();
+  if (holder.ok()) {
+    status = services.keyrings.Link(keyring, holder.value());
+    if (!status.ok()) {
+      services.keyrings.Unlink(holder.value(), kThreadKeyring).IgnoreError();
+    }
+  }
+  if (!status.ok()) {
+    services.log.Log(
+        LogLevel::kWarning,
+        "Failed to hold session keyring " + serial +
+            " in the thread keyring: " + ErrnoText(status.error_number()) +
+            "; it can be revoked only while it is still the session keyring "
+            "of this thread");
+    return status;
+  }
+  services.log.Log(LogLevel::kDebug, "Holding session keyring " + serial +
+                                         " in keyring " +
+                                         std::to_string(holder.value()));
+  return holder;
+}
+
+Status RevokeSessionKeyring(Services& services, KeySerial keyring,
+                            KeySerial holder) {
   Status status = services.keyrings.Revoke(keyring);
   const std::string serial = std::to_string(keyring);
   if (status.ok()) {
     services.log.Log(LogLevel::kDebug, "Revoked session keyring " + serial);
-    return status;
-  }
-  if (status.error_number() == EKEYREVOKED) {
+  } else if (status.error_number() == EKEYREVOKED) {
     services.log.Log(LogLevel::kDebug,
                      "Session keyring " + serial + " was already revoked");
-    return {};
+    status = {};
+  } else {
+    services.log.Log(LogLevel::kError, "Failed to revoke session keyring " +
+                                           serial + ": " +
+                                           ErrnoText(status.error_number()));
   }
-  services.log.Log(LogLevel::kError, "Failed to revoke session keyring " +
-                                         serial + ": " +
-                                         ErrnoText(status.error_number()));
+  if (holder != 0) ReleaseHolder(services, holder, !status.ok());
   return status;
+}
+
+void ReleaseHolder(Services& services, KeySerial holder, bool quiet) {
+  const Status status = services.keyrings.Unlink(holder, kThreadKeyring);
+  if (status.ok()) return;
+  const int error_number = status.error_number();
+  // No thread keyring (a forked child), or a thread keyring without the
+  // holder (another thread): this thread holds nothing to release.
+  const bool not_here = error_number == ENOKEY || error_number == ENOENT;
+  services.log.Log(quiet || not_here ? LogLevel::kDebug : LogLevel::kWarning,
+                   "Failed to unlink holder keyring " + std::to_string(holder) +
+                       " from the thread keyring: " + ErrnoText(error_number) +
+                       ", ignoring");
 }
 
 }  // namespace sessionkeyring

@@ -59,10 +59,29 @@ struct Services {
 OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
                                const Target& target);
 
+// Keeps the calling thread in possession of `keyring` after it stops being
+// the thread's session keyring, so that it can still be revoked: a host
+// that opens a second session on the same thread replaces the first one's
+// keyring as its session keyring, and a keyring owned by a user can be
+// revoked by root only through possession. Makes a keyring
+// "pam_sessionkeyring:<serial>" in the thread keyring (as the caller, whose
+// IDs the thread must have again) and links `keyring` into it. The thread
+// keyring is dropped at fork and exec, so no child of the host inherits it.
+// Returns the holder's serial; a failure is logged as a warning.
+StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring);
+
 // Revokes a keyring this module created. A keyring that is already revoked
 // (a forked copy of the session closed first) counts as success. Needs
 // only possession, so it switches no IDs. Logs a failure at error level.
-Status RevokeSessionKeyring(Services& services, KeySerial keyring);
+// Then, if `holder` is not 0, releases it (see ReleaseHolder).
+Status RevokeSessionKeyring(Services& services, KeySerial keyring,
+                            KeySerial holder);
+
+// Unlinks a holder made by HoldSessionKeyring from the thread keyring. In a
+// forked child, or on another thread, there is nothing to unlink, which is
+// fine. Other failures are logged as a warning, or only at debug level
+// when `quiet` (a failure was already logged for this call).
+void ReleaseHolder(Services& services, KeySerial holder, bool quiet);
 
 }  // namespace sessionkeyring
 

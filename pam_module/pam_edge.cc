@@ -40,11 +40,14 @@ int Priority(LogLevel level) {
 
 // Called by libpam at pam_end(), and in a forked child that ends its copy
 // of the handle with PAM_DATA_SILENT. Apart from `revoke=end` in the
-// process that made the keyring, it only frees memory. It must not throw
-// into libpam.
+// process that made the keyring, and releasing a holder keyring that no
+// close released, it only frees memory. It must not throw into libpam.
 void EndHandleState(pam_handle_t* pamh, void* data, int status) {
   const std::unique_ptr<HandleState> state(static_cast<HandleState*>(data));
-  if (state->keyring == 0 || state->revoke != RevokeMode::kAtEnd) return;
+  if (state->holder == 0 &&
+      (state->keyring == 0 || state->revoke != RevokeMode::kAtEnd)) {
+    return;
+  }
   try {
     PamSyslogSink log(pamh, state->debug);
     KernelKeyrings keyrings;

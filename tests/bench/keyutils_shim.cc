@@ -1,4 +1,4 @@
-// The seven libkeyutils functions the core calls, as raw system calls, for
+// The eight libkeyutils functions the core calls, as raw system calls, for
 // a build of the module that needs no libkeyutils.so.
 //
 // Why: the question is what linking libkeyutils statically would save a
@@ -39,6 +39,12 @@ key_serial_t keyctl_get_keyring_ID(key_serial_t id, int create) {
 key_serial_t keyctl_join_session_keyring(const char* name) {
   return static_cast<key_serial_t>(
       Keyctl(KEYCTL_JOIN_SESSION_KEYRING, reinterpret_cast<uintptr_t>(name)));
+}
+
+key_serial_t add_key(const char* type, const char* description,
+                     const void* payload, size_t length, key_serial_t ringid) {
+  return static_cast<key_serial_t>(
+      syscall(SYS_add_key, type, description, payload, length, Arg(ringid)));
 }
 
 long keyctl_revoke(key_serial_t id) { return Keyctl(KEYCTL_REVOKE, Arg(id)); }

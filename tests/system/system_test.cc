@@ -169,7 +169,7 @@ TEST_F(SystemTest, RevokedKeyringCountsAsNone) {
     const OpenOutcome first = Open(options, kAlice);
     ASSERT_EQ(first.kind, OpenOutcome::Kind::kCreated);
     Services services{keyrings_, credentials_, log_};
-    ASSERT_TRUE(RevokeSessionKeyring(services, first.created).ok());
+    ASSERT_TRUE(RevokeSessionKeyring(services, first.created, 0).ok());
 
     const OpenOutcome second = Open(Options{}, kAlice);
 
@@ -187,13 +187,13 @@ TEST_F(SystemTest, RevokeMakesTheSessionKeyringUnusable) {
     ASSERT_EQ(outcome.kind, OpenOutcome::Kind::kCreated);
     Services services{keyrings_, credentials_, log_};
 
-    ASSERT_TRUE(RevokeSessionKeyring(services, outcome.created).ok());
+    ASSERT_TRUE(RevokeSessionKeyring(services, outcome.created, 0).ok());
 
     EXPECT_LT(keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0), 0);
     EXPECT_EQ(errno, EKEYREVOKED);
     // A second revocation, as a forked copy of the session would make, is
     // not an error.
-    EXPECT_TRUE(RevokeSessionKeyring(services, outcome.created).ok());
+    EXPECT_TRUE(RevokeSessionKeyring(services, outcome.created, 0).ok());
     EXPECT_TRUE(log_.lines.empty());
   });
 }
@@ -299,7 +299,7 @@ TEST_F(SystemTest, RevocationNeedsNoIdentityAfterTheCallerDroppedPrivileges) {
         credentials_.SetUids({kAlice.uid, kAlice.uid, kAlice.uid}).ok());
     Services services{keyrings_, credentials_, log_};
 
-    EXPECT_TRUE(RevokeSessionKeyring(services, outcome.created).ok());
+    EXPECT_TRUE(RevokeSessionKeyring(services, outcome.created, 0).ok());
 
     EXPECT_TRUE(log_.lines.empty());
   });
@@ -324,7 +324,7 @@ TEST_F(SystemTest, OtherThreadsKeepTheirIdsWhileOneSwitches) {
       const OpenOutcome outcome = Open(options, i % 2 ? kAlice : kBob);
       ASSERT_EQ(outcome.kind, OpenOutcome::Kind::kCreated);
       Services services{keyrings_, credentials_, log_};
-      ASSERT_TRUE(RevokeSessionKeyring(services, outcome.created).ok());
+      ASSERT_TRUE(RevokeSessionKeyring(services, outcome.created, 0).ok());
     }
     stop = true;
     watcher.join();

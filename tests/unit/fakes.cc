@@ -113,6 +113,8 @@ std::string_view OpName(Op op) {
       return "Describe";
     case Op::kJoin:
       return "Join";
+    case Op::kCreateKeyring:
+      return "CreateKeyring";
     case Op::kLink:
       return "Link";
     case Op::kRevoke:
@@ -139,6 +141,10 @@ Call Call::SetGids(const IdTriple<gid_t>& ids) {
 Call Call::Resolve(KeySerial special) { return {Op::kResolve, {special}}; }
 Call Call::Describe(KeySerial key) { return {Op::kDescribe, {key}}; }
 Call Call::Join() { return {Op::kJoin, {}}; }
+// The description is left out: the tests compare calls by number.
+Call Call::CreateKeyring(KeySerial keyring) {
+  return {Op::kCreateKeyring, {keyring}};
+}
 Call Call::Link(KeySerial key, KeySerial keyring) {
   return {Op::kLink, {key, keyring}};
 }
@@ -273,6 +279,20 @@ StatusOr<KeySerial> FakeKeyrings::JoinNewSessionKeyring() {
   return session_;
 }
 
+StatusOr<KeySerial> FakeKeyrings::CreateKeyring(const std::string& description,
+                                                KeySerial keyring) {
+  constexpr std::string_view kOperation = "create a keyring";
+  if (const int error_number = calls_.Record(Call::CreateKeyring(keyring))) {
+    return Status::Failure(kOperation, error_number);
+  }
+  StatusOr<KeySerial> into = Lookup(keyring, kOperation);
+  if (!into.ok()) return into.status();
+  const KeySerial created =
+      Create(RealUid(), RealGid(), kHolderKeyringPermissions, description);
+  keyrings_.at(into.value()).links.push_back(created);
+  return created;
+}
+
 Status FakeKeyrings::Link(KeySerial key, KeySerial keyring) {
   constexpr std::string_view kOperation = "link a keyring";
   if (const int error_number = calls_.Record(Call::Link(key, keyring))) {
@@ -401,7 +421,8 @@ StatusOr<KeySerial> FakeKeyrings::Lookup(KeySerial id,
     case kThreadKeyring:
       // Made on first use, owned by the real IDs of the moment.
       if (thread_ == 0)
-        thread_ = Create(RealUid(), RealGid(), 0x3f010000, "_tid");
+        thread_ =
+            Create(RealUid(), RealGid(), kHolderKeyringPermissions, "_tid");
       serial = thread_;
       break;
     default:

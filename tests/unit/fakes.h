@@ -54,6 +54,7 @@ enum class Op {
   kResolve,
   kDescribe,
   kJoin,
+  kCreateKeyring,
   kLink,
   kUnlink,
   kRevoke,
@@ -75,6 +76,7 @@ struct Call {
   static Call Resolve(KeySerial special);
   static Call Describe(KeySerial key);
   static Call Join();
+  static Call CreateKeyring(KeySerial keyring);
   static Call Link(KeySerial key, KeySerial keyring);
   static Call Unlink(KeySerial key, KeySerial keyring);
   static Call Revoke(KeySerial key);
@@ -164,6 +166,9 @@ struct FakeKeyring {
 // all, owner view and read) and the per-uid keyrings.
 inline constexpr uint32_t kSessionKeyringPermissions = 0x3f030000;
 inline constexpr uint32_t kUserKeyringPermissions = 0x1f3f0000;
+// What the kernel gives a keyring made by add_key(2), and a thread
+// keyring: possessor all, owner view.
+inline constexpr uint32_t kHolderKeyringPermissions = 0x3f010000;
 // The group of a per-uid keyring: the kernel gives it none.
 inline constexpr gid_t kNoGroup = static_cast<gid_t>(-1);
 
@@ -175,6 +180,8 @@ class FakeKeyrings final : public Keyrings {
   StatusOr<KeySerial> Resolve(KeySerial special) override;
   StatusOr<KeyDescription> Describe(KeySerial key) override;
   StatusOr<KeySerial> JoinNewSessionKeyring() override;
+  StatusOr<KeySerial> CreateKeyring(const std::string& description,
+                                    KeySerial keyring) override;
   Status Link(KeySerial key, KeySerial keyring) override;
   Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;

@@ -520,5 +520,100 @@ TEST_F(TwoHandlesTest, EachHandleRevokesItsOwnKeyringAtItsClose) {
   EXPECT_THAT(VisibleLevels(), IsEmpty());
 }
 
+// Each handle's keyring is held in the thread keyring until its close, so
+// that the close can revoke it after another handle on the same thread
+// replaced it as the thread's session keyring.
+TEST_F(TwoHandlesTest, EachOpenHoldsItsOwnKeyringInTheThreadKeyring) {
+  Open(Args({"force", "revoke"}));
+  OpenForBob(Args({"force", "revoke"}));
+
+  const KeySerial thread = thread_.keyrings.thread_keyring();
+  ASSERT_NE(thread, 0);
+  EXPECT_THAT(thread_.keyrings.Get(thread).links,
+              ElementsAre(state_.holder, bob_state_.holder));
+  EXPECT_TRUE(thread_.keyrings.IsLinked(state_.keyring, state_.holder));
+  EXPECT_TRUE(thread_.keyrings.IsLinked(bob_state_.keyring, bob_state_.holder));
+  // Made back as the caller, charged to root rather than to the user.
+  EXPECT_EQ(thread_.keyrings.Get(state_.holder).uid, 0u);
+  EXPECT_EQ(thread_.keyrings.Get(state_.holder).description,
+            "pam_sessionkeyring:" + std::to_string(state_.keyring));
+}
+
+TEST_F(TwoHandlesTest, ClosingOneHandleReleasesOnlyItsOwnHolder) {
+  Open(Args({"force", "revoke"}));
+  const KeySerial alices_holder = state_.holder;
+  OpenForBob(Args({"force", "revoke"}));
+
+  Close();
+
+  EXPECT_THAT(thread_.keyrings.Get(thread_.keyrings.thread_keyring()).links,
+              ElementsAre(bob_state_.holder));
+  EXPECT_EQ(state_.holder, 0);
+  EXPECT_NE(alices_holder, 0);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, NothingIsHeldWhenTheKeyringIsNotToBeRevoked) {
+  Open(Args({"force"}));
+
+  EXPECT_NE(state_.keyring, 0);
+  EXPECT_EQ(state_.holder, 0);
+  EXPECT_EQ(CallsOf(Op::kCreateKeyring), 0);
+}
+
+TEST_F(HooksTest, HandleEndedWithoutACloseReleasesItsHolder) {
+  Open(Args({"revoke"}));
+  ASSERT_NE(state_.holder, 0);
+
+  EndTransaction(thread_.services, state_, kSelf, /*silent=*/false);
+
+  EXPECT_THAT(thread_.keyrings.Get(thread_.keyrings.thread_keyring()).links,
+              IsEmpty());
+  EXPECT_EQ(state_.holder, 0);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, RevokeAtEndRevokesAndReleasesTheHolder) {
+  Open(Args({"revoke=end"}));
+  const KeySerial keyring = state_.keyring;
+  Close();
+
+  EndTransaction(thread_.services, state_, kSelf, /*silent=*/false);
+
+  EXPECT_TRUE(IsRevoked(keyring));
+  EXPECT_THAT(thread_.keyrings.Get(thread_.keyrings.thread_keyring()).links,
+              IsEmpty());
+}
+
+TEST_F(HooksTest, HolderThatCannotBeReleasedAfterARevokeIsOneWarning) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kUnlink, EACCES);
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_THAT(thread_.log.OnlyVisibleMessage(), HasSubstr("holder keyring"));
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
+}
+
+TEST_F(HooksTest, FailedRevokeAndReleaseAreOneErrorLine) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kRevoke, EPERM);
+  thread_.calls.FailNext(Op::kUnlink, EPERM);
+
+  Close();
+
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+}
+
+TEST_F(HooksTest, HolderMissingFromThisThreadIsNotAFailure) {
+  Open(Args({"revoke"}));
+  thread_.calls.FailNext(Op::kUnlink, ENOKEY);
+
+  Close();
+
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace sessionkeyring

@@ -65,6 +65,10 @@ constexpr FailurePoint kFailurePoints[] = {
     {Op::kSetUids, 2, EPERM, false, true},
     {Op::kSetGids, 2, EPERM, false, true},
     {Op::kGetIds, 3, EFAULT, false, true},
+    // Holding the keyring for a later revoke, back as the caller: the
+    // session works without it, so the open succeeds with a warning.
+    {Op::kCreateKeyring, 1, EDQUOT, false, true, true},
+    {Op::kLink, 2, ENOMEM, false, true, true},
 };
 
 struct FailureCase {

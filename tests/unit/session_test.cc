@@ -602,7 +602,7 @@ TEST_F(UnprivilegedCallerTest, OpeningForAnotherUserFailsBeforeAnyKeyringCall) {
 TEST_F(UnprivilegedCallerTest, RevokeWorksWithoutPrivilege) {
   const KeySerial keyring = Inherit(0, 0);
 
-  const Status status = RevokeSessionKeyring(thread_.services, keyring);
+  const Status status = RevokeSessionKeyring(thread_.services, keyring, 0);
 
   EXPECT_TRUE(status.ok());
   EXPECT_TRUE(thread_.keyrings.Get(keyring).revoked);
@@ -630,7 +630,7 @@ TEST_F(SetuidRootCallerTest, GetsTheTargetsKeyringAndComesBackExactly) {
 TEST_F(OpenSessionKeyringTest, RevokeRevokesWithoutTouchingIds) {
   const KeySerial keyring = Inherit(kAlice.uid, kAlice.gid);
 
-  const Status status = RevokeSessionKeyring(thread_.services, keyring);
+  const Status status = RevokeSessionKeyring(thread_.services, keyring, 0);
 
   EXPECT_TRUE(status.ok());
   EXPECT_TRUE(thread_.keyrings.Get(keyring).revoked);
@@ -644,7 +644,7 @@ TEST_F(OpenSessionKeyringTest, RevokeOfARevokedKeyringSucceedsQuietly) {
   const KeySerial keyring = Inherit(kAlice.uid, kAlice.gid);
   thread_.keyrings.MarkRevoked(keyring);
 
-  const Status status = RevokeSessionKeyring(thread_.services, keyring);
+  const Status status = RevokeSessionKeyring(thread_.services, keyring, 0);
 
   EXPECT_TRUE(status.ok());
   ExpectIdsAsAtStart();
@@ -655,7 +655,7 @@ TEST_F(OpenSessionKeyringTest, RevokeFailureIsReturnedAndLoggedOnce) {
   const KeySerial keyring = Inherit(kAlice.uid, kAlice.gid);
   thread_.calls.FailNext(Op::kRevoke, EACCES);
 
-  const Status status = RevokeSessionKeyring(thread_.services, keyring);
+  const Status status = RevokeSessionKeyring(thread_.services, keyring, 0);
 
   EXPECT_EQ(status.error_number(), EACCES);
   EXPECT_FALSE(thread_.keyrings.Get(keyring).revoked);
