@@ -36,6 +36,16 @@ class Opener {
         identity_(services.credentials) {}
 
   OpenOutcome Run() {
+    // Before switching IDs, so that a thread keyring the kernel makes to
+    // hold it belongs to the caller.
+    const KeySerial previous = options_.force ? PreviousToCarry() : 0;
+    OpenOutcome outcome = SwitchAndOpen(previous);
+    if (previous != 0) ReleasePrevious(previous);
+    return outcome;
+  }
+
+ private:
+  OpenOutcome SwitchAndOpen(KeySerial previous) {
     if (Status status = identity_.Switch(target_.uid, target_.gid);
         !status.ok()) {
       Error("Failed to " + status.operation() + " for " + UserText(target_) +
@@ -48,8 +58,7 @@ class Opener {
             FormatIds(saved));
     }
 
-    OpenOutcome outcome =
-        options_.force ? Create(PreviousToCarry()) : KeepOrCreate();
+    OpenOutcome outcome = options_.force ? Create(previous) : KeepOrCreate();
     if (options_.persistent && owned_by_target_ &&
         outcome.kind != Kind::kFailed && outcome.kind != Kind::kUnavailable) {
       LinkPersistent();
@@ -62,7 +71,6 @@ class Opener {
     return outcome;
   }
 
- private:
   // Without `force`. Whenever the inherited keyring cannot be shown to be
   // one the target may keep, the session gets a fresh one: under an
   // `optional` line a failure would otherwise leave the session in the
@@ -143,19 +151,14 @@ class Opener {
   // otherwise 0. Joining a new session keyring ends the thread's possession
   // of the old one, and without possession it cannot be linked anywhere
   // (its owner has only view and read), so it is held in the thread
-  // keyring across the join. That leaves an empty thread keyring, owned by
-  // the user, on the calling thread; no child process inherits it.
-  // TODO: a holder keyring of the module's own, unlinked again after the
-  // join, would leave the thread as it was.
+  // keyring across the join. This runs as the caller, before the switch:
+  // a thread keyring that the kernel makes for it then belongs to the
+  // caller, not to the user. No child process inherits a thread keyring.
   KeySerial PreviousToCarry() {
     if (!options_.link_previous) return 0;
     StatusOr<KeySerial> current = services_.keyrings.Resolve(kSessionKeyring);
-    StatusOr<KeySerial> user_session =
-        current.ok() ? services_.keyrings.Resolve(kUserSessionKeyring)
-                     : current;
-    if (!current.ok() || !user_session.ok()) {
-      const int error_number =
-          current.ok() ? user_session.error_number() : current.error_number();
+    if (!current.ok()) {
+      const int error_number = current.error_number();
       // A kernel without keyrings fails the join next, which reports it.
       if (!MeansNoKeyringSupport(error_number) &&
           !MeansKeyIsGone(error_number)) {
@@ -164,13 +167,18 @@ class Opener {
       }
       return 0;
     }
-    if (current.value() == user_session.value()) return 0;
     const std::string serial = std::to_string(current.value());
     StatusOr<KeyDescription> description =
         services_.keyrings.Describe(current.value());
     if (!description.ok() || description.value().uid != target_.uid) {
       Debug("Not linking the previous session keyring " + serial +
             ": not owned by " + UserText(target_));
+      return 0;
+    }
+    // The user's default user-session keyring, shared by all the user's
+    // processes without a session, is not a session to carry on.
+    if (description.value().description ==
+        "_uid_ses." + std::to_string(target_.uid)) {
       return 0;
     }
     if (Status status =
@@ -265,11 +273,15 @@ class Opener {
     } else {
       Debug("Linked the previous session keyring " + serial);
     }
+  }
+
+  // Undoes PreviousToCarry's hold, whatever became of the open.
+  void ReleasePrevious(KeySerial previous) {
     if (Status status = services_.keyrings.Unlink(previous, kThreadKeyring);
         !status.ok()) {
-      Warning("Failed to unlink the previous session keyring " + serial +
-              " from the thread keyring: " + ErrnoText(status.error_number()) +
-              ", ignoring");
+      Warning("Failed to unlink the previous session keyring " +
+              std::to_string(previous) + " from the thread keyring: " +
+              ErrnoText(status.error_number()) + ", ignoring");
     }
   }
 

@@ -561,6 +561,42 @@ TEST_F(OpenSessionKeyringTest, LinkPreviousKeepsTheTargetsOldKeyringReachable) {
   EXPECT_THAT(VisibleLevels(), IsEmpty());
 }
 
+TEST_F(OpenSessionKeyringTest, LinkPreviousHoldsAcrossTheJoinAsTheCaller) {
+  Inherit(kAlice.uid, kAlice.gid);
+
+  Open(Args({"force", "link_previous"}));
+
+  // The thread keyring the kernel made for the hold is the caller's, and
+  // the hold is gone again.
+  const KeySerial thread = thread_.keyrings.thread_keyring();
+  ASSERT_NE(thread, 0);
+  EXPECT_EQ(thread_.keyrings.Get(thread).uid, thread_.start.uid.real);
+  EXPECT_THAT(thread_.keyrings.Get(thread).links, IsEmpty());
+}
+
+TEST_F(OpenSessionKeyringTest, LinkPreviousSkipsTheUsersDefaultKeyring) {
+  thread_.keyrings.SubscribeTo(thread_.keyrings.UserSessionKeyring(kAlice.uid));
+
+  const OpenOutcome outcome = Open(Args({"force", "link_previous"}));
+
+  ExpectFreshKeyringFor(outcome, kAlice);
+  EXPECT_FALSE(thread_.keyrings.IsLinked(
+      thread_.keyrings.UserSessionKeyring(kAlice.uid), outcome.created));
+  EXPECT_EQ(CallsOf(Op::kUnlink), 0);
+}
+
+TEST_F(OpenSessionKeyringTest, LinkPreviousReleasesTheHoldWhenTheOpenFails) {
+  Inherit(kAlice.uid, kAlice.gid);
+  thread_.calls.FailEvery(Op::kJoin, ENOMEM);
+
+  const OpenOutcome outcome = Open(Args({"force", "link_previous"}));
+
+  EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kFailed);
+  EXPECT_THAT(thread_.keyrings.Get(thread_.keyrings.thread_keyring()).links,
+              IsEmpty());
+  ExpectIdsAsAtStart();
+}
+
 TEST_F(OpenSessionKeyringTest, LinkPreviousNeverLinksAnotherUsersKeyring) {
   const KeySerial previous = Inherit(0, 0);
 
