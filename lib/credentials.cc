@@ -172,6 +172,12 @@ Status ScopedRealIds::Restore() {
   const Status uids = credentials_.SetUids(saved_.uid);
   const Status gids = credentials_.SetGids(saved_.gid);
   StatusOr<ThreadIds> after = credentials_.Get();
+  // What the IDs read back as is the truth: a step that failed may have
+  // had nothing to undo (the switch had failed before changing it).
+  if (after.ok() && after.value() == saved_) {
+    active_ = false;
+    return {};
+  }
   for (const Status* step : {&uids, &gids}) {
     if (!step->ok()) {
       return Status::Failure("restore " + FormatIds(saved_),

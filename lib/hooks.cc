@@ -46,8 +46,10 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
     state.keyring = outcome.created;
     state.opener = self;
     if (state.revoke != RevokeMode::kNever) {
+      // After a failed open, its one error line is what matters.
       StatusOr<KeySerial> holder =
-          HoldSessionKeyring(services, outcome.created);
+          HoldSessionKeyring(services, outcome.created,
+                             outcome.kind == OpenOutcome::Kind::kFailed);
       if (holder.ok()) state.holder = holder.value();
     }
   }

@@ -354,7 +354,8 @@ OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
   return Opener(services, options, target).Run();
 }
 
-StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring) {
+StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring,
+                                       bool quiet) {
   const std::string serial = std::to_string(keyring);
   StatusOr<KeySerial> holder = services.keyrings.CreateKeyring(
       "pam_sessionkeyring:" + serial, kThreadKeyring);
@@ -367,7 +368,7 @@ StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring) {
   }
   if (!status.ok()) {
     services.log.Log(
-        LogLevel::kWarning,
+        quiet ? LogLevel::kDebug : LogLevel::kWarning,
         "Failed to hold session keyring " + serial +
             " in the thread keyring: " + ErrnoText(status.error_number()) +
             "; it can be revoked only while it is still the session keyring "

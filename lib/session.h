@@ -67,8 +67,10 @@ OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
 // "pam_sessionkeyring:<serial>" in the thread keyring (as the caller, whose
 // IDs the thread must have again) and links `keyring` into it. The thread
 // keyring is dropped at fork and exec, so no child of the host inherits it.
-// Returns the holder's serial; a failure is logged as a warning.
-StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring);
+// Returns the holder's serial; a failure is logged as a warning, or only
+// at debug level when `quiet`.
+StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring,
+                                       bool quiet);
 
 // Revokes a keyring this module created. A keyring that is already revoked
 // (a forked copy of the session closed first) counts as success. Needs

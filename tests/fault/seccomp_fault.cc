@@ -2,11 +2,12 @@
 //
 //   seccomp_fault [--nth N] CALL ERRNO -- COMMAND [ARG...]
 //
-// CALL is setresuid, setresgid, getresuid, getresgid, or keyctl:OP where
-// OP is one of the keyctl operations the module uses (get_keyring_id,
-// join, revoke, describe, link, unlink, get_persistent). ERRNO is a name
-// such as EPERM or EDQUOT. With --nth N only the Nth matching call fails
-// and the others run normally; without it every matching call fails.
+// CALL is setresuid, setresgid, getresuid, getresgid, add_key, keyctl (any
+// keyctl operation) or keyctl:OP where OP is one of the keyctl operations
+// the module uses (get_keyring_id, describe, join, link, unlink, revoke,
+// get_persistent). ERRNO is a name such as EPERM or EDQUOT. With --nth N
+// only the Nth matching call fails and the others run normally; without it
+// every matching call fails.
 //
 // The command runs under a seccomp filter that hands each matching call to
 // this process (SECCOMP_RET_USER_NOTIF), which counts it and answers
@@ -15,13 +16,6 @@
 // calls there were and whether one was failed.
 
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <poll.h>
-#include <stddef.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,45 +24,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "fault_injection.h"
+
+namespace sessionkeyring::fault {
 namespace {
-
-struct Named {
-  std::string_view name;
-  int value;
-};
-
-constexpr Named kKeyctlOperations[] = {
-    {"get_keyring_id", 0},  {"join", 1}, {"revoke", 3},
-    {"describe", 6},        {"link", 8}, {"unlink", 9},
-    {"get_persistent", 22},
-};
-
-constexpr Named kSyscalls[] = {
-    {"keyctl", SYS_keyctl},       {"setresuid", SYS_setresuid},
-    {"setresgid", SYS_setresgid}, {"getresuid", SYS_getresuid},
-    {"getresgid", SYS_getresgid},
-};
-
-constexpr Named kErrnos[] = {
-    {"EPERM", EPERM},   {"EACCES", EACCES}, {"EDQUOT", EDQUOT},
-    {"ENOMEM", ENOMEM}, {"EINVAL", EINVAL}, {"EKEYREVOKED", EKEYREVOKED},
-    {"ENOSYS", ENOSYS}, {"EAGAIN", EAGAIN}, {"ENOKEY", ENOKEY},
-};
-
-template <size_t N>
-bool Lookup(const Named (&table)[N], std::string_view name, int& value) {
-  for (const Named& entry : table) {
-    if (entry.name == name) {
-      value = entry.value;
-      return true;
-    }
-  }
-  return false;
-}
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "seccomp_fault: %s\n", message.c_str());
@@ -76,8 +39,7 @@ bool Lookup(const Named (&table)[N], std::string_view name, int& value) {
 }
 
 struct Plan {
-  int syscall_number = -1;
-  int keyctl_operation = -1;  // -1: any keyctl call
+  Call call;
   int error_number = 0;
   long nth = 0;  // 0: every matching call
   char** command = nullptr;
@@ -94,47 +56,14 @@ Plan ParseArguments(int argc, char** argv) {
   if (index + 3 > argc || std::string_view(argv[index + 2]) != "--") {
     Die("usage: seccomp_fault [--nth N] CALL ERRNO -- COMMAND [ARG...]");
   }
-  std::string_view call = argv[index];
-  const size_t colon = call.find(':');
-  if (!Lookup(kSyscalls, call.substr(0, colon), plan.syscall_number)) {
-    Die("unknown system call " + std::string(call));
-  }
-  if (colon != std::string_view::npos &&
-      !Lookup(kKeyctlOperations, call.substr(colon + 1),
-              plan.keyctl_operation)) {
-    Die("unknown keyctl operation " + std::string(call));
-  }
-  if (!Lookup(kErrnos, argv[index + 1], plan.error_number)) {
-    Die("unknown errno " + std::string(argv[index + 1]));
-  }
+  const std::optional<Call> call = FindCall(argv[index]);
+  if (!call) Die("unknown system call " + std::string(argv[index]));
+  plan.call = *call;
+  const std::optional<int> error_number = FindErrno(argv[index + 1]);
+  if (!error_number) Die("unknown errno " + std::string(argv[index + 1]));
+  plan.error_number = *error_number;
   plan.command = argv + index + 3;
   return plan;
-}
-
-// Matching calls go to the listener; everything else runs.
-int InstallFilter(const Plan& plan) {
-  const auto nr = static_cast<unsigned>(plan.syscall_number);
-  const auto op = static_cast<unsigned>(plan.keyctl_operation);
-  std::vector<sock_filter> code = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  if (plan.keyctl_operation >= 0) {
-    code.push_back(
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
-    code.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, op, 1, 0));
-    code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-  }
-  code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
-  sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
-  const long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                                SECCOMP_FILTER_FLAG_NEW_LISTENER, &program);
-  if (listener < 0) Die(std::string("seccomp: ") + std::strerror(errno));
-  return static_cast<int>(listener);
 }
 
 // One byte of data and room for one descriptor, as SCM_RIGHTS needs.
@@ -176,47 +105,39 @@ int ReceiveDescriptor(int socket) {
 
 // Answers notifications until the command has exited; returns how many
 // matching calls it saw and sets `failed` if one was made to fail.
-long Supervise(const Plan& plan, int listener, pid_t child, int& status,
+long Supervise(const Plan& plan, Listener& listener, pid_t child, int& status,
                bool& failed) {
-  seccomp_notif_sizes sizes{};
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
-    Die("SECCOMP_GET_NOTIF_SIZES failed");
-  }
-  std::vector<char> request_buffer(sizes.seccomp_notif);
-  std::vector<char> response_buffer(sizes.seccomp_notif_resp);
+  // Readable once the command has exited, so that the wait below ends at
+  // once; without it (-1) the timeout bounds the wait.
+  const int exited = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
   long seen = 0;
   for (;;) {
-    pollfd poll_fd{listener, POLLIN, 0};
-    const int ready = poll(&poll_fd, 1, 100);
-    if (ready > 0 && (poll_fd.revents & POLLIN) != 0) {
-      auto* request = reinterpret_cast<seccomp_notif*>(request_buffer.data());
-      std::memset(request, 0, request_buffer.size());
-      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, request) == 0) {
-        ++seen;
-        auto* response =
-            reinterpret_cast<seccomp_notif_resp*>(response_buffer.data());
-        std::memset(response, 0, response_buffer.size());
-        response->id = request->id;
-        if (plan.nth == 0 || seen == plan.nth) {
-          response->error = -plan.error_number;
-          failed = true;
-        } else {
-          response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-        }
-        // The caller may have died meanwhile (ENOENT): nothing to answer.
-        ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, response);
+    if (const seccomp_notif* request = listener.Receive(100, exited)) {
+      // The filter stops only the plan's system call; a keyctl operation
+      // other than the plan's runs.
+      if (!Matches(plan.call, request->data)) {
+        listener.Continue();
+        continue;
+      }
+      ++seen;
+      if (plan.nth == 0 || seen == plan.nth) {
+        listener.Fail(plan.error_number);
+        failed = true;
+      } else {
+        listener.Continue();
       }
       continue;
     }
     const pid_t done = waitpid(child, &status, WNOHANG);
-    if (done == child) return seen;
+    if (done == child) {
+      if (exited >= 0) close(exited);
+      return seen;
+    }
     if (done < 0) Die("waitpid failed");
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   const Plan plan = ParseArguments(argc, argv);
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
@@ -226,7 +147,9 @@ int main(int argc, char** argv) {
   if (child < 0) Die("fork failed");
   if (child == 0) {
     close(sockets[0]);
-    const int listener = InstallFilter(plan);
+    const int listener =
+        InstallFilter(SyscallsToStop(plan.call, /*keyring_calls=*/false));
+    if (listener < 0) Die(std::string("seccomp: ") + std::strerror(errno));
     SendDescriptor(sockets[1], listener);
     close(listener);
     close(sockets[1]);
@@ -236,9 +159,11 @@ int main(int argc, char** argv) {
     _exit(127);
   }
   close(sockets[1]);
-  const int listener = ReceiveDescriptor(sockets[0]);
+  const int listener_fd = ReceiveDescriptor(sockets[0]);
   close(sockets[0]);
-  if (listener < 0) Die("did not receive the seccomp listener");
+  if (listener_fd < 0) Die("did not receive the seccomp listener");
+  Listener listener(listener_fd);
+  if (!listener.ok()) Die("SECCOMP_GET_NOTIF_SIZES failed");
 
   int status = 0;
   bool failed = false;
@@ -247,4 +172,11 @@ int main(int argc, char** argv) {
                failed ? "one or more failed" : "none failed");
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
+}
+
+}  // namespace
+}  // namespace sessionkeyring::fault
+
+int main(int argc, char** argv) {
+  return sessionkeyring::fault::Main(argc, argv);
 }

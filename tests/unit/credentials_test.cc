@@ -20,6 +20,7 @@ using test::SameIds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // All six IDs differ, so that a restore that mixes up real, effective and
 // saved, or uid and gid, cannot pass by accident. The effective uid is 0,
@@ -247,6 +248,22 @@ TEST(ScopedRealIdsTest, RestoreStillSetsTheGidsWhenTheUidsFail) {
 
   EXPECT_EQ(status.error_number(), EPERM);
   EXPECT_EQ(thread.credentials.ids().gid, kMixedIds.gid);
+}
+
+// Every setresuid refused: the gid went over and came back, the uid never
+// moved. The failure to report is the switch's, not a restore that had
+// nothing left to undo.
+TEST(ScopedRealIdsTest, RefusedUidSwitchIsReportedAsTheSwitchNotTheRestore) {
+  FakeThread thread(kMixedIds);
+  thread.calls.FailEvery(Op::kSetUids, EPERM);
+  ScopedRealIds identity(thread.credentials);
+
+  const Status status = identity.Switch(kTargetUid, kTargetGid);
+
+  EXPECT_EQ(status.error_number(), EPERM);
+  EXPECT_THAT(status.operation(), HasSubstr("switch to uid"));
+  EXPECT_THAT(status.operation(), Not(HasSubstr("restore")));
+  EXPECT_EQ(thread.credentials.ids(), kMixedIds);
 }
 
 // A failure injected at each credential call of one switch-and-restore.

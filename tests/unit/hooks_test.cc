@@ -606,6 +606,18 @@ TEST_F(HooksTest, FailedRevokeAndReleaseAreOneErrorLine) {
   EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
 }
 
+// Every link refused: the open fails on the user keyring's link, and the
+// holder's link, which fails too, adds nothing to that one error line.
+TEST_F(HooksTest, OpenWithEveryLinkRefusedLogsOneLine) {
+  thread_.calls.FailEvery(Op::kLink, EACCES);
+
+  const HookResult result = Open(Args({"force", "revoke"}));
+
+  EXPECT_EQ(result.verdict, Verdict::kFailure);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+  EXPECT_NE(state_.keyring, 0);
+}
+
 TEST_F(HooksTest, HolderMissingFromThisThreadIsNotAFailure) {
   Open(Args({"revoke"}));
   thread_.calls.FailNext(Op::kUnlink, ENOKEY);
