@@ -97,6 +97,9 @@ class ScopedRealIds {
 
   // The IDs found before the switch (valid after Switch() returned ok).
   const ThreadIds& saved() const { return saved_; }
+  // Whether the thread may still be away from the saved IDs: a Restore()
+  // is owed. False after a failed Switch() that put everything back.
+  bool switched() const { return active_; }
 
  private:
   Credentials& credentials_;

@@ -48,9 +48,13 @@ class Opener {
   OpenOutcome SwitchAndOpen(KeySerial previous) {
     if (Status status = identity_.Switch(target_.uid, target_.gid);
         !status.ok()) {
-      Error("Failed to " + status.operation() + " for " + UserText(target_) +
-            ": " + status.Reason());
-      return {};
+      const std::string why = "Failed to " + status.operation() + " for " +
+                              UserText(target_) + ": " + status.Reason();
+      if (identity_.switched()) {  // and could not come back
+        Error(why);
+        return {};
+      }
+      return OpenWithoutSwitch(why, previous);
     }
     const ThreadIds& saved = identity_.saved();
     if (saved.uid.real != target_.uid || saved.gid.real != target_.gid) {
@@ -239,6 +243,42 @@ class Opener {
     }
     owned_by_target_ = true;  // fresh, so the user's keys may go in
     return Finish(joined.value(), previous, /*link_required=*/false);
+  }
+
+  // The thread cannot take the target's IDs (a uid or gid with no mapping
+  // in this user namespace, one the kernel refuses, a caller without the
+  // privilege) but is back on its own. Nothing can then be made as the
+  // user, and the user keyring cannot be named; still the session must not
+  // go on in the caller's keyring. It keeps an inherited keyring the target
+  // may keep, or gets a fresh one made as the caller, without the user
+  // keyring.
+  OpenOutcome OpenWithoutSwitch(const std::string& why, KeySerial previous) {
+    if (!options_.force) {
+      StatusOr<KeySerial> current = services_.keyrings.Resolve(kSessionKeyring);
+      if (!current.ok() && MeansNoKeyringSupport(current.error_number())) {
+        return Unavailable(current.error_number());
+      }
+      if (current.ok() && MayKeep(current.value())) {
+        Warning(why + "; kept the inherited session keyring " +
+                std::to_string(current.value()));
+        return {Kind::kKept, 0};
+      }
+    }
+    StatusOr<KeySerial> joined = services_.keyrings.JoinNewSessionKeyring();
+    if (!joined.ok()) {
+      const int error_number = joined.error_number();
+      if (options_.force && MeansNoKeyringSupport(error_number)) {
+        return Unavailable(error_number);
+      }
+      Error(why + "; and failed to join a new session keyring as the caller: " +
+            ErrnoText(error_number));
+      return {};
+    }
+    Warning(why + "; made session keyring " + std::to_string(joined.value()) +
+            " as the caller instead, without the user keyring");
+    owned_by_target_ = true;  // fresh, so the user's keys may go in
+    if (previous != 0) CarryPrevious(previous, joined.value());
+    return {Kind::kCreated, joined.value()};
   }
 
   OpenOutcome Finish(KeySerial keyring, KeySerial previous,

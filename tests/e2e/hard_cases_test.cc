@@ -83,6 +83,9 @@ constexpr std::string_view kEnosysStrict =
     "H5f. strict; keyctl fails with ENOSYS";
 constexpr std::string_view kQuotaFull =
     "H6. optional, force revoke; the user's key quota is full";
+constexpr std::string_view kUnmappedUid =
+    "H6b. optional, force revoke; the user's uid has no mapping in the "
+    "caller's user namespace";
 constexpr std::string_view kDropUid =
     "H7a. force revoke; the application drops to the user's uid before "
     "close";
@@ -859,6 +862,45 @@ TEST_P(FullQuotaTest, FullQuotaIsLoggedOnceNamingTheQuotaSysctl) {
                                          HasSubstr("kernel.keys.maxkeys")))));
   }
   Record(kQuotaFull, QuotaObserved(report), kFallbackAsCaller);
+}
+
+// Differs (fallback as the caller): in a user namespace that maps only
+// root, the kernel refuses the user's uid (EINVAL). pam_keyinit's switch
+// fails, and the `optional` line lets the session go on in the caller's
+// keyring; this module makes a fresh one as the caller, with one warning.
+TEST_P(HardCaseTest, UnmappedUidStillGivesTheSessionAFreshKeyring) {
+  const SessionReport report = RunClient(
+      [&] {
+        EXPECT_EQ(sandbox().WriteService(
+                      kService, ModuleLine("session optional", "force revoke") +
+                                    ProbeLine()),
+                  "");
+        return std::vector<std::string>{"unshare",
+                                        "--user",
+                                        "--map-root-user",
+                                        "pamtester",
+                                        std::string(kService),
+                                        Alice().name,
+                                        "open_session",
+                                        "close_session"};
+      }(),
+      CallerKeyring::Service());
+
+  EXPECT_EQ(report.run.exit_code, 0) << report.Summary();
+  const ProbeSnapshot opened = report.At(kOpen);
+  ASSERT_TRUE(opened.session) << opened.error;
+  if (IsReference()) {
+    EXPECT_TRUE(IsCallersKeyring(report, opened));
+  } else {
+    EXPECT_EQ(opened.session->description, "_ses");
+    EXPECT_EQ(opened.session->uid, 0u);
+    EXPECT_NE(opened.session->serial, report.CallerSerial());
+    ExpectExactlyOneLine(report, LOG_WARNING);
+    EXPECT_THAT(report.module_log,
+                Each(Field(&LogLine::text, HasSubstr("Invalid argument"))));
+    EXPECT_TRUE(report.At(kClose).revoked()) << report.Summary();
+  }
+  Record(kUnmappedUid, report.Summary(), kFallbackAsCaller);
 }
 
 // 7. Privileges dropped before the close.

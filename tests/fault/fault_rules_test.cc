@@ -120,14 +120,14 @@ TEST(FaultRulesTest, IdsNotRestoredFail) {
   EXPECT_THAT(judgement.problems.at(0), HasSubstr("IDs"));
 }
 
-TEST(FaultRulesTest, AFailedIdSwitchThatSucceedsFails) {
+TEST(FaultRulesTest, AFailedIdSwitchThatGivesAKeyringOfTheUsersFails) {
   const Judgement judgement = Judge(
       OpenWith("setresuid", EPERM),
       Observe(OpenOutput(PAM_SUCCESS, std::string("200 ") + kUsers, "none"),
               {{LOG_WARNING, "Operation not permitted"}}));
 
   EXPECT_EQ(judgement.verdict, Verdict::kFail);
-  EXPECT_THAT(judgement.problems, Contains(HasSubstr("IDs not switched")));
+  EXPECT_THAT(judgement.problems, Contains(HasSubstr("made as uid 0")));
 }
 
 TEST(FaultRulesTest, ASuccessfulOpenInTheCallersKeyringFails) {

@@ -245,7 +245,7 @@ TEST_F(SystemTest, UnprivilegedCallerWithNoWayBackKeepsItsIds) {
 
     const OpenOutcome outcome = Open(Options{}, kAlice);
 
-    EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kFailed);
+    EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kCreated);
     StatusOr<ThreadIds> after = credentials_.Get();
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(after.value(), before.value());
@@ -253,18 +253,28 @@ TEST_F(SystemTest, UnprivilegedCallerWithNoWayBackKeepsItsIds) {
   });
 }
 
-TEST_F(SystemTest, UnprivilegedCallerCannotOpenForAnotherUser) {
+// It cannot become the user, so the session gets a fresh keyring of the
+// caller's instead of staying in the one it inherited.
+TEST_F(SystemTest, UnprivilegedCallerOpeningForAnotherUserGetsAFreshKeyring) {
   RunInChild([&] {
     ASSERT_TRUE(credentials_.SetGids({kBob.gid, kBob.gid, kBob.gid}).ok());
     ASSERT_TRUE(credentials_.SetUids({kBob.uid, kBob.uid, kBob.uid}).ok());
     const StatusOr<ThreadIds> before = credentials_.Get();
     ASSERT_TRUE(before.ok());
 
+    const StatusOr<KeySerial> inherited = keyrings_.Resolve(kSessionKeyring);
+    ASSERT_TRUE(inherited.ok());
+
     const OpenOutcome outcome = Open(Options{}, kAlice);
 
-    EXPECT_EQ(outcome.kind, OpenOutcome::Kind::kFailed);
+    ASSERT_EQ(outcome.kind, OpenOutcome::Kind::kCreated);
+    EXPECT_NE(outcome.created, inherited.value());
+    StatusOr<KeyDescription> description = keyrings_.Describe(outcome.created);
+    ASSERT_TRUE(description.ok());
+    EXPECT_EQ(description.value().uid, kBob.uid);
     ASSERT_EQ(log_.lines.size(), 1u);
     EXPECT_NE(log_.lines[0].find("could not switch back"), std::string::npos);
+    EXPECT_NE(log_.lines[0].find("as the caller"), std::string::npos);
     StatusOr<ThreadIds> after = credentials_.Get();
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(after.value(), before.value());

@@ -54,10 +54,12 @@ struct FailurePoint {
 // The calls of a successful open, in order; FailurePointsTest below checks
 // that the list stays complete as the code changes.
 constexpr FailurePoint kFailurePoints[] = {
-    {Op::kGetIds, 1, EFAULT, false, false},
-    {Op::kSetGids, 1, EPERM, false, false},
-    {Op::kSetUids, 1, EAGAIN, false, false},
-    {Op::kGetIds, 2, EFAULT, false, false},
+    // The switch to the user's IDs fails and is undone: the session gets a
+    // keyring made as the caller, with one warning.
+    {Op::kGetIds, 1, EFAULT, false, false, true},
+    {Op::kSetGids, 1, EPERM, false, false, true},
+    {Op::kSetUids, 1, EAGAIN, false, false, true},
+    {Op::kGetIds, 2, EFAULT, false, false, true},
     {Op::kResolve, 1, EACCES, true, false, true},
     {Op::kResolve, 2, ENOMEM, true, false, true, true},
     {Op::kJoin, 1, EDQUOT, false, false},

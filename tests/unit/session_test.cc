@@ -495,16 +495,59 @@ TEST_F(OpenSessionKeyringTest, LinkFailureFailsButReportsTheKeyringItMade) {
   EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
 }
 
-TEST_F(OpenSessionKeyringTest, SwitchFailureLogNamesTheIdsAndTheReason) {
-  thread_.calls.FailNth(Op::kSetUids, 1, EPERM);
+// A uid or gid the kernel will not set (one with no mapping in a user
+// namespace, for example): the session must not stay in the caller's
+// keyring, so it gets one made as the caller, and one warning says why.
+TEST_F(OpenSessionKeyringTest, RefusedSwitchGivesAKeyringMadeAsTheCaller) {
+  thread_.calls.FailNth(Op::kSetUids, 1, EINVAL);
+  const KeySerial inherited = Inherit(0, 0);
+
+  const OpenOutcome outcome = Open();
+
+  EXPECT_EQ(outcome.kind, Kind::kCreated);
+  EXPECT_NE(outcome.created, inherited);
+  EXPECT_EQ(thread_.keyrings.session_keyring(), outcome.created);
+  EXPECT_EQ(thread_.keyrings.Get(outcome.created).uid, thread_.start.uid.real);
+  ExpectIdsAsAtStart();
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
+  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("uid 1000 gid 100"));
+  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("Invalid argument"));
+  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("as the caller"));
+}
+
+// Nothing can be linked in as the user: the caller's own user keyring must
+// not go in instead.
+TEST_F(OpenSessionKeyringTest, RefusedSwitchLinksNoUserKeyring) {
+  thread_.calls.FailNth(Op::kSetUids, 1, EINVAL);
+
+  const OpenOutcome outcome = Open(Args({"force"}));
+
+  ASSERT_EQ(outcome.kind, Kind::kCreated);
+  EXPECT_THAT(thread_.keyrings.Get(outcome.created).links, IsEmpty());
+  EXPECT_EQ(CallsOf(Op::kLink), 0);
+}
+
+TEST_F(OpenSessionKeyringTest, RefusedSwitchKeepsAKeyringTheUserOwns) {
+  thread_.calls.FailNth(Op::kSetUids, 1, EINVAL);
+  const KeySerial inherited = Inherit(kAlice.uid, kAlice.gid);
+
+  const OpenOutcome outcome = Open();
+
+  EXPECT_EQ(outcome.kind, Kind::kKept);
+  EXPECT_EQ(thread_.keyrings.session_keyring(), inherited);
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
+}
+
+TEST_F(OpenSessionKeyringTest, RefusedSwitchAndRefusedJoinFailWithOneError) {
+  thread_.calls.FailNth(Op::kSetUids, 1, EINVAL);
+  thread_.calls.FailEvery(Op::kJoin, ENOMEM);
+  Inherit(0, 0);
 
   const OpenOutcome outcome = Open();
 
   EXPECT_EQ(outcome.kind, Kind::kFailed);
   ExpectIdsAsAtStart();
   EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
-  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("uid 1000 gid 100"));
-  EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("Operation not permitted"));
 }
 
 TEST_F(OpenSessionKeyringTest, SwitchReadBackFailureLogSaysWhatWasReadBack) {
@@ -512,9 +555,9 @@ TEST_F(OpenSessionKeyringTest, SwitchReadBackFailureLogSaysWhatWasReadBack) {
 
   const OpenOutcome outcome = Open();
 
-  EXPECT_EQ(outcome.kind, Kind::kFailed);
+  EXPECT_EQ(outcome.kind, Kind::kCreated);
   ExpectIdsAsAtStart();
-  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
   EXPECT_THAT(OnlyVisibleMessage(), HasSubstr("4242"));
 }
 
@@ -624,13 +667,19 @@ TEST_F(UnprivilegedCallerTest, OpeningForItselfSwitchesNothing) {
   EXPECT_THAT(VisibleLevels(), IsEmpty());
 }
 
-TEST_F(UnprivilegedCallerTest, OpeningForAnotherUserFailsBeforeAnyKeyringCall) {
+// The switch is refused before anything changes, as it could not be
+// undone; the session then gets a keyring of the caller's, not the one it
+// inherited.
+TEST_F(UnprivilegedCallerTest, OpeningForAnotherUserGivesAKeyringAsTheCaller) {
+  const KeySerial inherited = Inherit(kAlice.uid, kAlice.gid);
+
   const OpenOutcome outcome = Open({}, kBob);
 
-  EXPECT_EQ(outcome.kind, Kind::kFailed);
-  EXPECT_EQ(CallsOf(Op::kResolve) + CallsOf(Op::kJoin), 0);
+  EXPECT_EQ(outcome.kind, Kind::kCreated);
+  EXPECT_NE(outcome.created, inherited);
+  EXPECT_EQ(CallsOf(Op::kSetUids) + CallsOf(Op::kSetGids), 0);
   ExpectIdsAsAtStart();
-  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
+  EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kWarning));
 }
 
 // pam_keyinit switched to the user's IDs to revoke, which an application
