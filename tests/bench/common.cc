@@ -244,11 +244,41 @@ std::string RunPamtester(const std::string& service, const std::string& user,
   run.cpu_micros =
       static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 +
       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-  run.max_rss_kb = static_cast<double>(usage.ru_maxrss);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Format("pamtester %s %s failed (wait status %d)", service.c_str(),
                   user.c_str(), status);
   }
+  return {};
+}
+
+std::string PamtesterPeakRss(const std::string& service,
+                             const std::string& user, double& kb) {
+  std::string words[] = {"pamtester", service, user, "open_session",
+                         "close_session"};
+  char* argv[] = {words[0].data(), words[1].data(), words[2].data(),
+                  words[3].data(), words[4].data(), nullptr};
+  const pid_t pid = fork();
+  if (pid < 0) return "fork: " + std::string(strerror(errno));
+  if (pid == 0) {
+    const int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+        dup2(null, 2) < 0) {
+      _exit(126);
+    }
+    if (null > 2) close(null);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0) {
+    if (errno != EINTR) return "wait4: " + std::string(strerror(errno));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Format("pamtester %s %s failed (wait status %d)", service.c_str(),
+                  user.c_str(), status);
+  }
+  kb = static_cast<double>(usage.ru_maxrss);
   return {};
 }
 

@@ -17,6 +17,9 @@
 namespace sessionkeyring::bench {
 namespace {
 
+// Untimed runs of each service for its peak RSS.
+constexpr int kPeakRssRuns = 5;
+
 size_t IndexOf(const std::vector<std::pair<std::string, std::string>>& pairs,
                const std::string& label) {
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -62,8 +65,21 @@ int RunProcesses(const Flags& flags) {
         }
         times[kWall][s][round].push_back(run.micros);
         times[kCpu][s][round].push_back(run.cpu_micros);
-        rss[s].push_back(run.max_rss_kb);
       }
+    }
+  }
+  // Peak RSS from a few untimed runs of each (see PamtesterPeakRss).
+  for (size_t s = 0; s < count; ++s) {
+    for (int i = 0; i < kPeakRssRuns; ++i) {
+      double kb = 0;
+      if (const std::string error =
+              PamtesterPeakRss(services[s].second, user, kb);
+          !error.empty()) {
+        std::printf("  FAILED: %s\n", error.c_str());
+        AddToSummary(flags, "(1) FAILED: " + error);
+        return 1;
+      }
+      rss[s].push_back(kb);
     }
   }
 
