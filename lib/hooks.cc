@@ -10,18 +10,43 @@ void Latch(const Options& options, HandleState& state) {
 
 HookResult Result(Verdict verdict) { return {verdict, 0}; }
 
+// Holds a keyring this handle made, so that its close can revoke it even
+// after another session on the same thread replaced it. A caller opening
+// its own session needs no holder: the same user's second session on the
+// thread would have kept the keyring rather than replaced it, unless
+// `force`, and a holder would cost the user one more key of the quota.
+void HoldIfRevocable(Services& services, HandleState& state, bool quiet,
+                     bool for_self) {
+  if (state.revoke == RevokeMode::kNever || state.holder != 0 || for_self) {
+    return;
+  }
+  StatusOr<KeySerial> holder =
+      HoldSessionKeyring(services, state.keyring, quiet);
+  if (holder.ok()) state.holder = holder.value();
+}
+
 }  // namespace
 
 HookResult EstablishCredentials(Services& services, UserSource& users,
                                 const Options& options, HandleState& state,
                                 pid_t self) {
   Latch(options, state);
+  // With `revoke=end`, a session closed on this handle left its keyring
+  // for the end of the transaction; a new open ends that wait.
+  if (state.awaiting_end) {
+    RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
+    state.keyring = 0;
+    state.holder = 0;
+    state.awaiting_end = false;
+  }
   // A second line of the module in the stack, or open_session after
-  // setcred, finds the keyring already made for this handle.
+  // setcred, finds the keyring already made for this handle. `revoke` may
+  // first appear on this line.
   if (state.keyring != 0) {
     services.log.Log(LogLevel::kDebug,
                      "Session keyring " + std::to_string(state.keyring) +
                          " is already set up for this handle");
+    HoldIfRevocable(services, state, false, state.opened_for_self);
     return Result(Verdict::kSuccess);
   }
 
@@ -45,13 +70,10 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
   if (outcome.created != 0) {
     state.keyring = outcome.created;
     state.opener = self;
-    if (state.revoke != RevokeMode::kNever) {
-      // After a failed open, its one error line is what matters.
-      StatusOr<KeySerial> holder =
-          HoldSessionKeyring(services, outcome.created,
-                             outcome.kind == OpenOutcome::Kind::kFailed);
-      if (holder.ok()) state.holder = holder.value();
-    }
+    state.opened_for_self = outcome.for_self;
+    // After a failed open, its one error line is what matters.
+    HoldIfRevocable(services, state, outcome.kind == OpenOutcome::Kind::kFailed,
+                    outcome.for_self);
   }
   return Result(outcome.kind == OpenOutcome::Kind::kFailed ? Verdict::kFailure
                                                            : Verdict::kSuccess);
@@ -74,7 +96,8 @@ HookResult CloseSession(Services& services, const Options& options,
       RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
       break;
     case RevokeMode::kAtEnd:
-      return Result(Verdict::kSuccess);  // the end of the handle revokes it
+      state.awaiting_end = true;  // the end of the handle revokes it
+      return Result(Verdict::kSuccess);
     case RevokeMode::kNever:
       services.log.Log(LogLevel::kDebug, "Leaving session keyring " +
                                              std::to_string(state.keyring) +
@@ -102,16 +125,22 @@ HookResult DeleteCredentials(Services& services, const Options& options,
 
 void EndTransaction(Services& services, HandleState& state, pid_t self,
                     bool silent) {
-  if (state.keyring == 0 || state.revoke != RevokeMode::kAtEnd) {
-    if (state.holder != 0) ReleaseHolder(services, state.holder, false);
-  } else if (silent || self != state.opener) {
-    services.log.Log(LogLevel::kDebug, "Not revoking session keyring " +
-                                           std::to_string(state.keyring) +
-                                           " from a copy of the handle");
-    if (state.holder != 0) ReleaseHolder(services, state.holder, false);
-  } else {
-    RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
-    state.keyring = 0;
+  // The holder belongs to the process that opened; a forked child ending
+  // its copy of the handle leaves it alone.
+  const bool opener = self == state.opener;
+  if (state.keyring != 0 && state.revoke == RevokeMode::kAtEnd) {
+    if (!silent && opener) {
+      RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
+      state.keyring = 0;
+      state.holder = 0;
+    } else {
+      services.log.Log(LogLevel::kDebug, "Not revoking session keyring " +
+                                             std::to_string(state.keyring) +
+                                             " from a copy of the handle");
+    }
+  }
+  if (state.holder != 0 && opener) {
+    ReleaseHolder(services, state.holder, false);
   }
   state.holder = 0;
 }

@@ -24,12 +24,17 @@ struct HandleState {
   // When `keyring` is to be revoked: the keyring in the opening thread's
   // thread keyring that keeps it possessed (see HoldSessionKeyring), or 0.
   KeySerial holder = 0;
+  // The caller opened the session for its own uid, so needs no holder.
+  bool opened_for_self = false;
   // Latched: once any hook of this handle saw `revoke` (on a session or an
   // auth line), it applies to the keyring, as in pam_keyinit.
   RevokeMode revoke = RevokeMode::kNever;
   // open_session calls minus close_session calls. With the module listed
   // twice in a stack, the keyring is revoked at the last close.
   int opens = 0;
+  // With `revoke=end`: the session was closed and `keyring` waits for the
+  // end of the transaction. An open before then starts a new session.
+  bool awaiting_end = false;
   // The process that made `keyring`. With `revoke=end` only it revokes the
   // keyring when the transaction ends: a forked child that ends its copy
   // of the handle must not cut off the parent's session.

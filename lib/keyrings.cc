@@ -165,6 +165,13 @@ Status KernelKeyrings::Revoke(KeySerial key) {
   return {};
 }
 
+Status KernelKeyrings::SetPermissions(KeySerial key, uint32_t permissions) {
+  if (keyctl_setperm(key, permissions) < 0) {
+    return Status::Failure("set a keyring's permissions", errno);
+  }
+  return {};
+}
+
 StatusOr<KeySerial> KernelKeyrings::GetPersistent(uid_t uid,
                                                   KeySerial keyring) {
   const long serial = keyctl_get_persistent(uid, keyring);

@@ -73,6 +73,9 @@ class Keyrings {
 
   virtual Status Revoke(KeySerial key) = 0;
 
+  // KEYCTL_SETPERM.
+  virtual Status SetPermissions(KeySerial key, uint32_t permissions) = 0;
+
   // The user's persistent keyring, linked into `keyring` by the kernel.
   virtual StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) = 0;
 
@@ -91,6 +94,7 @@ class KernelKeyrings final : public Keyrings {
   Status Link(KeySerial key, KeySerial keyring) override;
   Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;
+  Status SetPermissions(KeySerial key, uint32_t permissions) override;
   StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) override;
   StatusOr<KeyQuota> Quota(uid_t uid) override;
 };

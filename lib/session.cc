@@ -20,6 +20,10 @@ bool MeansNoKeyringSupport(int error_number) {
   return error_number == ENOSYS || error_number == EPERM;
 }
 
+// The kernel's default overflow uid. Inside a user namespace, a key whose
+// owner has no mapping there is described as owned by it.
+constexpr uid_t kOverflowUid = 65534;
+
 // A keyring that was revoked, has expired or was invalidated: the thread
 // may still name it, but it holds nothing and counts as no keyring.
 bool MeansKeyIsGone(int error_number) {
@@ -72,6 +76,7 @@ class Opener {
       Error(status.Describe());
       outcome.kind = Kind::kFailed;
     }
+    outcome.for_self = identity_.saved().uid.real == target_.uid;
     return outcome;
   }
 
@@ -112,6 +117,14 @@ class Opener {
     return Create(0);
   }
 
+  // Whether a keyring described as owned by `owner` is the target's. An
+  // owner shown as the overflow uid may be anyone without a mapping in
+  // this user namespace (root of the host, say), so it never counts as the
+  // target's, even when the target is that uid (nobody).
+  bool IsTargetsOwn(uid_t owner) const {
+    return owner == target_.uid && owner != kOverflowUid;
+  }
+
   // Whether the target may go on in an inherited keyring. A keyring that
   // belongs to someone else would let the user's processes possess, and so
   // read, that owner's keys (root's, or a daemon's), which is why this
@@ -138,7 +151,7 @@ class Opener {
       return false;
     }
     const uid_t owner = description.value().uid;
-    if (owner == target_.uid) {
+    if (IsTargetsOwn(owner)) {
       Debug("Keeping the inherited session keyring " + serial +
             ", owned by uid " + std::to_string(owner));
       owned_by_target_ = true;
@@ -174,7 +187,7 @@ class Opener {
     const std::string serial = std::to_string(current.value());
     StatusOr<KeyDescription> description =
         services_.keyrings.Describe(current.value());
-    if (!description.ok() || description.value().uid != target_.uid) {
+    if (!description.ok() || !IsTargetsOwn(description.value().uid)) {
       Debug("Not linking the previous session keyring " + serial +
             ": not owned by " + UserText(target_));
       return 0;
@@ -401,7 +414,9 @@ StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring,
       "pam_sessionkeyring:" + serial, kThreadKeyring);
   Status status = holder.status();
   if (holder.ok()) {
-    status = services.keyrings.Link(keyring, holder.value());
+    status =
+        services.keyrings.SetPermissions(holder.value(), kHolderPermissions);
+    if (status.ok()) status = services.keyrings.Link(keyring, holder.value());
     if (!status.ok()) {
       services.keyrings.Unlink(holder.value(), kThreadKeyring).IgnoreError();
     }
@@ -421,9 +436,28 @@ StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring,
   return holder;
 }
 
+namespace {
+
+// On a thread other than the one that opened the session, the keyring is
+// possessed only through the holder in the opener's thread keyring. Its
+// owner, the caller, may link it into this thread's for the moment it
+// takes to revoke.
+Status RevokeThroughHolder(Services& services, KeySerial keyring,
+                           KeySerial holder, const Status& refused) {
+  if (!services.keyrings.Link(holder, kThreadKeyring).ok()) return refused;
+  Status status = services.keyrings.Revoke(keyring);
+  services.keyrings.Unlink(holder, kThreadKeyring).IgnoreError();
+  return status;
+}
+
+}  // namespace
+
 Status RevokeSessionKeyring(Services& services, KeySerial keyring,
                             KeySerial holder) {
   Status status = services.keyrings.Revoke(keyring);
+  if (status.error_number() == EACCES && holder != 0) {
+    status = RevokeThroughHolder(services, keyring, holder, status);
+  }
   const std::string serial = std::to_string(keyring);
   if (status.ok()) {
     services.log.Log(LogLevel::kDebug, "Revoked session keyring " + serial);
@@ -441,16 +475,19 @@ Status RevokeSessionKeyring(Services& services, KeySerial keyring,
 }
 
 void ReleaseHolder(Services& services, KeySerial holder, bool quiet) {
-  const Status status = services.keyrings.Unlink(holder, kThreadKeyring);
+  Status status = services.keyrings.Unlink(holder, kThreadKeyring);
   if (status.ok()) return;
-  const int error_number = status.error_number();
-  // No thread keyring (a forked child), or a thread keyring without the
-  // holder (another thread): this thread holds nothing to release.
-  const bool not_here = error_number == ENOKEY || error_number == ENOENT;
-  services.log.Log(quiet || not_here ? LogLevel::kDebug : LogLevel::kWarning,
-                   "Failed to unlink holder keyring " + std::to_string(holder) +
-                       " from the thread keyring: " + ErrnoText(error_number) +
-                       ", ignoring");
+  // No thread keyring, or one without the holder: this is not the thread
+  // that opened. Revoking the holder, which its owner may do from any
+  // thread, empties it, so that it keeps nothing alive.
+  if (status.error_number() == ENOKEY || status.error_number() == ENOENT) {
+    status = services.keyrings.Revoke(holder);
+    if (status.ok() || status.error_number() == EKEYREVOKED) return;
+  }
+  services.log.Log(quiet ? LogLevel::kDebug : LogLevel::kWarning,
+                   "Failed to release holder keyring " +
+                       std::to_string(holder) + ": " +
+                       ErrnoText(status.error_number()) + ", ignoring");
 }
 
 }  // namespace sessionkeyring

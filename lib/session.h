@@ -39,6 +39,8 @@ struct OpenOutcome {
   // IDs could not be restored): the thread is then inside it, so it must
   // still be revoked later.
   KeySerial created = 0;
+  // The caller's real uid is the target's: it opened its own session.
+  bool for_self = false;
 };
 
 // Everything the core needs from the outside world for one call.
@@ -72,17 +74,24 @@ OpenOutcome OpenSessionKeyring(Services& services, const Options& options,
 StatusOr<KeySerial> HoldSessionKeyring(Services& services, KeySerial keyring,
                                        bool quiet);
 
+// A holder's permissions: all for its possessor and for its owner (the
+// caller), so that the caller can link it from, or revoke it on, another
+// thread than the one that opened; nothing for anyone else.
+inline constexpr uint32_t kHolderPermissions = 0x3f3f0000;
+
 // Revokes a keyring this module created. A keyring that is already revoked
 // (a forked copy of the session closed first) counts as success. Needs
-// only possession, so it switches no IDs. Logs a failure at error level.
-// Then, if `holder` is not 0, releases it (see ReleaseHolder).
+// only possession, so it switches no IDs; on another thread than the
+// opener's, possession comes through `holder`. Logs a failure at error
+// level. Then, if `holder` is not 0, releases it (see ReleaseHolder).
 Status RevokeSessionKeyring(Services& services, KeySerial keyring,
                             KeySerial holder);
 
-// Unlinks a holder made by HoldSessionKeyring from the thread keyring. In a
-// forked child, or on another thread, there is nothing to unlink, which is
-// fine. Other failures are logged as a warning, or only at debug level
-// when `quiet` (a failure was already logged for this call).
+// Unlinks a holder made by HoldSessionKeyring from the thread keyring; on
+// another thread, or in a forked child, where there is nothing to unlink,
+// revokes it instead, so that it keeps nothing alive. Failures are logged
+// as a warning, or only at debug level when `quiet` (a failure was already
+// logged for this call).
 void ReleaseHolder(Services& services, KeySerial holder, bool quiet);
 
 }  // namespace sessionkeyring

@@ -1,4 +1,4 @@
-// The eight libkeyutils functions the core calls, as raw system calls, for
+// The nine libkeyutils functions the core calls, as raw system calls, for
 // a build of the module that needs no libkeyutils.so.
 //
 // Why: the question is what linking libkeyutils statically would save a
@@ -45,6 +45,10 @@ key_serial_t add_key(const char* type, const char* description,
                      const void* payload, size_t length, key_serial_t ringid) {
   return static_cast<key_serial_t>(
       syscall(SYS_add_key, type, description, payload, length, Arg(ringid)));
+}
+
+long keyctl_setperm(key_serial_t id, key_perm_t perm) {
+  return Keyctl(KEYCTL_SETPERM, Arg(id), perm);
 }
 
 long keyctl_revoke(key_serial_t id) { return Keyctl(KEYCTL_REVOKE, Arg(id)); }

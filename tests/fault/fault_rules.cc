@@ -131,6 +131,11 @@ Expectation Expect(const Case& test_case, const DriverReport& report) {
   }
 
   if (call == "keyctl:revoke") {
+    // Refused once for want of possession, as on another thread than the
+    // opener's: the revoke goes through the holder instead.
+    if (error == EACCES && fault.nth == 1) {
+      return {"revoked through the holder", {{PAM_SUCCESS, kNoLine, kRevoked}}};
+    }
     if (error == EKEYREVOKED) {
       return {"already revoked counts as revoked",
               {{PAM_SUCCESS, kNoLine, kNotRevoked}}};

@@ -119,6 +119,8 @@ std::string_view OpName(Op op) {
       return "Link";
     case Op::kRevoke:
       return "Revoke";
+    case Op::kSetPermissions:
+      return "SetPermissions";
     case Op::kGetPersistent:
       return "GetPersistent";
     case Op::kUnlink:
@@ -149,6 +151,9 @@ Call Call::Link(KeySerial key, KeySerial keyring) {
   return {Op::kLink, {key, keyring}};
 }
 Call Call::Revoke(KeySerial key) { return {Op::kRevoke, {key}}; }
+Call Call::SetPermissions(KeySerial key, uint32_t permissions) {
+  return {Op::kSetPermissions, {key, permissions}};
+}
 Call Call::GetPersistent(uid_t uid, KeySerial keyring) {
   return {Op::kGetPersistent, {uid, keyring}};
 }
@@ -344,6 +349,18 @@ Status FakeKeyrings::Revoke(KeySerial key) {
   if (!serial.ok()) return serial.status();
 
   MarkRevoked(serial.value());
+  return {};
+}
+
+Status FakeKeyrings::SetPermissions(KeySerial key, uint32_t permissions) {
+  constexpr std::string_view kOperation = "set a keyring's permissions";
+  if (const int error_number =
+          calls_.Record(Call::SetPermissions(key, permissions))) {
+    return Status::Failure(kOperation, error_number);
+  }
+  StatusOr<KeySerial> serial = Lookup(key, kOperation);
+  if (!serial.ok()) return serial.status();
+  keyrings_.at(serial.value()).permissions = permissions;
   return {};
 }
 

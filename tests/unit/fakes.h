@@ -58,6 +58,7 @@ enum class Op {
   kLink,
   kUnlink,
   kRevoke,
+  kSetPermissions,
   kGetPersistent,
   kQuota,
 };
@@ -80,6 +81,7 @@ struct Call {
   static Call Link(KeySerial key, KeySerial keyring);
   static Call Unlink(KeySerial key, KeySerial keyring);
   static Call Revoke(KeySerial key);
+  static Call SetPermissions(KeySerial key, uint32_t permissions);
   static Call GetPersistent(uid_t uid, KeySerial keyring);
   static Call Quota(uid_t uid);
 };
@@ -185,6 +187,7 @@ class FakeKeyrings final : public Keyrings {
   Status Link(KeySerial key, KeySerial keyring) override;
   Status Unlink(KeySerial key, KeySerial keyring) override;
   Status Revoke(KeySerial key) override;
+  Status SetPermissions(KeySerial key, uint32_t permissions) override;
   StatusOr<KeySerial> GetPersistent(uid_t uid, KeySerial keyring) override;
   StatusOr<KeyQuota> Quota(uid_t uid) override;
 

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "fakes.h"
@@ -415,7 +416,7 @@ TEST_F(HooksTest, SessionAfterARevokedOneInTheSameThreadOpens) {
 
 TEST_F(HooksTest, RevokeFailureAtCloseIsLoggedButCloseSucceeds) {
   Open(Args({"revoke"}));
-  thread_.calls.FailNext(Op::kRevoke, EACCES);
+  thread_.calls.FailNext(Op::kRevoke, ENOMEM);
 
   const HookResult result = Close();
 
@@ -426,7 +427,7 @@ TEST_F(HooksTest, RevokeFailureAtCloseIsLoggedButCloseSucceeds) {
 
 TEST_F(HooksTest, RevokeFailureAtDeleteFails) {
   Open(Args({"revoke"}));
-  thread_.calls.FailNext(Op::kRevoke, EACCES);
+  thread_.calls.FailNext(Op::kRevoke, ENOMEM);
 
   const HookResult result = Delete();
 
@@ -449,6 +450,7 @@ TEST_F(HooksTest, AlreadyRevokedKeyringAtCloseIsSuccessWithoutAnError) {
 TEST_F(HooksTest, ForkedCopiesOfAHandleBothCloseCleanly) {
   Open(Args({"revoke"}));
   HandleState child = state_;
+  const KeySerial keyring = state_.keyring;
 
   const HookResult parent_closed = Close();
   const HookResult child_closed =
@@ -456,7 +458,10 @@ TEST_F(HooksTest, ForkedCopiesOfAHandleBothCloseCleanly) {
 
   EXPECT_EQ(parent_closed.verdict, Verdict::kSuccess);
   EXPECT_EQ(child_closed.verdict, Verdict::kSuccess);
-  EXPECT_EQ(CallsOf(Op::kRevoke), 2);
+  EXPECT_EQ(
+      std::count(thread_.calls.calls().begin(), thread_.calls.calls().end(),
+                 test::Call::Revoke(keyring)),
+      2);
   EXPECT_THAT(VisibleLevels(), IsEmpty());
 }
 
@@ -616,6 +621,82 @@ TEST_F(HooksTest, OpenWithEveryLinkRefusedLogsOneLine) {
   EXPECT_EQ(result.verdict, Verdict::kFailure);
   EXPECT_THAT(VisibleLevels(), ElementsAre(LogLevel::kError));
   EXPECT_NE(state_.keyring, 0);
+}
+
+// On another thread than the opener's the keyring is not possessed (the
+// kernel says EACCES); the holder, which the caller owns, is linked in for
+// the revoke, and revoked itself afterwards so that it pins nothing.
+TEST_F(HooksTest, CloseOnAnotherThreadRevokesThroughTheHolder) {
+  Open(Args({"revoke"}));
+  const KeySerial keyring = state_.keyring;
+  const KeySerial holder = state_.holder;
+  thread_.calls.FailNext(Op::kRevoke, EACCES);
+  // Not in this thread's thread keyring.
+  thread_.calls.FailEvery(Op::kUnlink, ENOENT);
+
+  const HookResult result = Close();
+
+  EXPECT_EQ(result.verdict, Verdict::kSuccess);
+  EXPECT_TRUE(IsRevoked(keyring));
+  EXPECT_TRUE(IsRevoked(holder));
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
+}
+
+TEST_F(HooksTest, HolderGivesItsOwnerEveryPermission) {
+  Open(Args({"revoke"}));
+
+  EXPECT_EQ(thread_.keyrings.Get(state_.holder).permissions, 0x3f3f0000u);
+}
+
+TEST_F(HooksTest, NoHolderWhenTheCallerOpensItsOwnSession) {
+  FakeThread self(test::SameIds(kAlice.uid, kAlice.gid));
+  HandleState state;
+
+  OpenSession(self.services, users_, Args({"force", "revoke"}), state, kSelf);
+
+  EXPECT_NE(state.keyring, 0);
+  EXPECT_EQ(state.holder, 0);
+  EXPECT_EQ(self.calls.Count(Op::kCreateKeyring), 0);
+}
+
+// The module listed twice, `revoke` only on the second line.
+TEST_F(HooksTest, RevokeFirstSeenOnASecondLineStillHolds) {
+  Open(Args({"force"}));
+  ASSERT_EQ(state_.holder, 0);
+
+  Open(Args({"revoke"}));
+
+  EXPECT_NE(state_.holder, 0);
+}
+
+TEST_F(HooksTest, ForkedChildEndingItsCopyLeavesTheHolderAlone) {
+  Open(Args({"revoke=end"}));
+  HandleState child = state_;
+  const size_t before = CallCount();
+
+  EndTransaction(thread_.services, child, kSelf + 1, /*silent=*/true);
+
+  EXPECT_EQ(CallCount(), before);
+  EXPECT_FALSE(IsRevoked(state_.holder));
+}
+
+// With `revoke=end`, an open on the handle after a close starts a new
+// session: it revokes the keyring waiting for the end, and makes its own
+// instead of going on in whatever keyring the thread is in.
+TEST_F(HooksTest, OpenAfterACloseWithRevokeAtEndStartsANewSession) {
+  Open(Args({"force", "revoke=end"}));
+  const KeySerial first = state_.keyring;
+  Close(Args({"force", "revoke=end"}));
+  thread_.keyrings.SubscribeTo(
+      thread_.keyrings.AddKeyring(kBob.uid, kBob.gid, "_ses"));
+
+  Open(Args({"force", "revoke=end"}));
+
+  EXPECT_TRUE(IsRevoked(first));
+  EXPECT_NE(state_.keyring, first);
+  EXPECT_EQ(thread_.keyrings.session_keyring(), state_.keyring);
+  EXPECT_EQ(thread_.keyrings.Get(state_.keyring).uid, kAlice.uid);
+  EXPECT_THAT(VisibleLevels(), IsEmpty());
 }
 
 TEST_F(HooksTest, HolderMissingFromThisThreadIsNotAFailure) {

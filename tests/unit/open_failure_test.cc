@@ -70,6 +70,7 @@ constexpr FailurePoint kFailurePoints[] = {
     // Holding the keyring for a later revoke, back as the caller: the
     // session works without it, so the open succeeds with a warning.
     {Op::kCreateKeyring, 1, EDQUOT, false, true, true},
+    {Op::kSetPermissions, 1, EPERM, false, true, true},
     {Op::kLink, 2, ENOMEM, false, true, true},
 };
 

@@ -640,6 +640,21 @@ TEST_F(OpenSessionKeyringTest, LinkPreviousReleasesTheHoldWhenTheOpenFails) {
   ExpectIdsAsAtStart();
 }
 
+// In a user namespace an owner without a mapping is described as the
+// overflow uid, 65534, which is also nobody's uid: such a keyring may be
+// root's, so nobody does not keep or carry it.
+TEST_F(OpenSessionKeyringTest, OverflowUidOwnerIsNeverTakenForTheTarget) {
+  const Target nobody{"nobody", 65534, 65534};
+  const KeySerial inherited = Inherit(65534, 65534);
+
+  const OpenOutcome kept = Open({}, nobody);
+  const OpenOutcome carried = Open(Args({"force", "link_previous"}), nobody);
+
+  EXPECT_EQ(kept.kind, Kind::kCreated);
+  EXPECT_NE(kept.created, inherited);
+  EXPECT_FALSE(thread_.keyrings.IsLinked(kept.created, carried.created));
+}
+
 TEST_F(OpenSessionKeyringTest, LinkPreviousNeverLinksAnotherUsersKeyring) {
   const KeySerial previous = Inherit(0, 0);
 
