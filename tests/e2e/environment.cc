@@ -35,12 +35,26 @@ bool InPath(std::string_view program) {
 }
 
 void E2eEnvironment::SetUp() {
+  // tools/sanitize and tools/valgrind name a launcher that runs the
+  // programs loading the module under ASan or valgrind.
+  const char* launcher = std::getenv("SESSIONKEYRING_E2E_LAUNCHER");
+  if (launcher != nullptr && *launcher == '\0') launcher = nullptr;
+
   skip_reason_ = Sandbox::WhyUnavailable();
   for (const char* program : {"pamtester", "keyctl"}) {
     if (skip_reason_.empty() && !InPath(program)) {
       skip_reason_ = std::string("needs ") + program + " in PATH";
     }
   }
+#ifdef __SANITIZE_ADDRESS__
+  // The clients are Debian's, built without ASan: they cannot load a module
+  // built with it unless the runtime is preloaded into them.
+  if (skip_reason_.empty() && launcher == nullptr) {
+    skip_reason_ =
+        "the module is built with AddressSanitizer: run these tests with "
+        "tools/sanitize, which preloads its runtime into the PAM clients";
+  }
+#endif
   if (!skip_reason_.empty()) return;
   const std::string locked = testing::HoldMachineTestLock();
   ASSERT_EQ(locked, "") << "Taking the machine-wide test lock";
@@ -52,6 +66,7 @@ void E2eEnvironment::SetUp() {
     GTEST_FAIL() << "Could not build the sandbox: " << failure << "\n"
                  << problems;
   }
+  if (launcher != nullptr) sandbox->set_launcher({launcher});
   probe_ = sandbox->InstallScript(E2E_PROBE_SCRIPT);
   sandbox_ = std::move(sandbox);
   ASSERT_FALSE(probe_.empty()) << "could not install " << E2E_PROBE_SCRIPT;

@@ -515,8 +515,9 @@ RunResult Sandbox::Run(const std::vector<std::string>& argv,
     close(out_pipe[1]);
     return result;
   }
+  const std::vector<std::string> command = Launched(argv);
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(argv, setup, out_pipe[1], err_pipe[1]);
+  if (pid == 0) ExecChild(command, setup, out_pipe[1], err_pipe[1]);
   close(out_pipe[1]);
   close(err_pipe[1]);
   if (pid < 0) {
@@ -570,14 +571,22 @@ pid_t Sandbox::Start(const std::vector<std::string>& argv,
   const int out_fd =
       open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (out_fd < 0) return -1;
+  const std::vector<std::string> command = Launched(argv);
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(argv, setup, out_fd, out_fd);
+  if (pid == 0) ExecChild(command, setup, out_fd, out_fd);
   const int fork_errno = errno;
   close(out_fd);
   // As in Run(): the group exists before the caller can signal it.
   if (pid > 0) setpgid(pid, pid);
   errno = fork_errno;
   return pid;
+}
+
+std::vector<std::string> Sandbox::Launched(
+    const std::vector<std::string>& argv) const {
+  std::vector<std::string> command = launcher_;
+  command.insert(command.end(), argv.begin(), argv.end());
+  return command;
 }
 
 void Sandbox::DrainLog(std::vector<LogLine>& into) {

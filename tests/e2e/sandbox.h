@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sessionkeyring::e2e {
@@ -127,6 +128,14 @@ class Sandbox {
   pid_t Start(const std::vector<std::string>& argv, const ChildSetup& setup,
               const std::filesystem::path& output);
 
+  // Starts every command of Run() and Start() as `launcher` followed by the
+  // command's argv, so that a memory checker can wrap the programs that
+  // load the module (tools/memcheck/launch decides which, and how). Empty,
+  // the default: commands run as they are.
+  void set_launcher(std::vector<std::string> launcher) {
+    launcher_ = std::move(launcher);
+  }
+
   // Invalidates the user keyrings (_uid.<uid>, _uid_ses.<uid>) of every
   // test user, so that no key made by a test outlives it.
   [[nodiscard]] std::string ForgetUserKeyrings();
@@ -144,6 +153,7 @@ class Sandbox {
                                   const char* type, unsigned long flags,
                                   const char* data = nullptr);
   void DrainLog(std::vector<LogLine>& into);
+  std::vector<std::string> Launched(const std::vector<std::string>& argv) const;
 
   std::vector<TestUser> users_;
   std::filesystem::path dir_;
@@ -154,6 +164,7 @@ class Sandbox {
   // The real files Hide() hides and, for those Leave() checks, their
   // contents before.
   std::map<std::filesystem::path, std::optional<std::string>> hidden_;
+  std::vector<std::string> launcher_;
   int original_namespace_fd_ = -1;
   int log_fd_ = -1;
 };
