@@ -475,14 +475,20 @@ Status RevokeSessionKeyring(Services& services, KeySerial keyring,
 }
 
 void ReleaseHolder(Services& services, KeySerial holder, bool quiet) {
-  Status status = services.keyrings.Unlink(holder, kThreadKeyring);
-  if (status.ok()) return;
-  // No thread keyring, or one without the holder: this is not the thread
-  // that opened. Revoking the holder, which its owner may do from any
-  // thread, empties it, so that it keeps nothing alive.
-  if (status.error_number() == ENOKEY || status.error_number() == ENOENT) {
-    status = services.keyrings.Revoke(holder);
-    if (status.ok() || status.error_number() == EKEYREVOKED) return;
+  // Revoking empties the holder at once, so that it stops keeping the
+  // session keyring alive (and charged to the user's quota) now rather
+  // than when the kernel gets round to destroying it. Its owner may do
+  // that from any thread; in a forked child it is the parent's holder,
+  // already revoked or about to be, with the same keyring in it.
+  Status status = services.keyrings.Revoke(holder);
+  if (status.ok() || status.error_number() == EKEYREVOKED) {
+    // Then out of the thread keyring, where the opener's thread has it.
+    // On another thread, or in a child, it is not there.
+    status = services.keyrings.Unlink(holder, kThreadKeyring);
+    if (status.ok() || status.error_number() == ENOKEY ||
+        status.error_number() == ENOENT) {
+      return;
+    }
   }
   services.log.Log(quiet ? LogLevel::kDebug : LogLevel::kWarning,
                    "Failed to release holder keyring " +

@@ -87,10 +87,10 @@ inline constexpr uint32_t kHolderPermissions = 0x3f3f0000;
 Status RevokeSessionKeyring(Services& services, KeySerial keyring,
                             KeySerial holder);
 
-// Unlinks a holder made by HoldSessionKeyring from the thread keyring; on
-// another thread, or in a forked child, where there is nothing to unlink,
-// revokes it instead, so that it keeps nothing alive. Failures are logged
-// as a warning, or only at debug level when `quiet` (a failure was already
+// Revokes a holder made by HoldSessionKeyring, so that it keeps nothing
+// alive, and unlinks it from the thread keyring if it is there (on another
+// thread, or in a forked child, it is not). Failures are logged as a
+// warning, or only at debug level when `quiet` (a failure was already
 // logged for this call).
 void ReleaseHolder(Services& services, KeySerial holder, bool quiet);
 
