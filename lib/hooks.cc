@@ -15,14 +15,25 @@ HookResult Result(Verdict verdict) { return {verdict, 0}; }
 // its own session needs no holder: the same user's second session on the
 // thread would have kept the keyring rather than replaced it, unless
 // `force`, and a holder would cost the user one more key of the quota.
-void HoldIfRevocable(Services& services, HandleState& state, bool quiet,
-                     bool for_self) {
-  if (state.revoke == RevokeMode::kNever || state.holder != 0 || for_self) {
+void HoldIfRevocable(Services& services, HandleState& state, bool quiet) {
+  if (state.revoke == RevokeMode::kNever || state.holder != 0 ||
+      state.opened_for_self) {
     return;
   }
   StatusOr<KeySerial> holder =
       HoldSessionKeyring(services, state.keyring, quiet);
   if (holder.ok()) state.holder = holder.value();
+}
+
+// Revokes the handle's keyring (releasing its holder) and forgets both, so
+// that the next open on the handle starts a new session.
+Status RevokeAndForget(Services& services, HandleState& state) {
+  const Status status =
+      RevokeSessionKeyring(services, state.keyring, state.holder);
+  state.keyring = 0;
+  state.holder = 0;
+  state.awaiting_end = false;
+  return status;
 }
 
 }  // namespace
@@ -33,12 +44,7 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
   Latch(options, state);
   // With `revoke=end`, a session closed on this handle left its keyring
   // for the end of the transaction; a new open ends that wait.
-  if (state.awaiting_end) {
-    RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
-    state.keyring = 0;
-    state.holder = 0;
-    state.awaiting_end = false;
-  }
+  if (state.awaiting_end) RevokeAndForget(services, state).IgnoreError();
   // A second line of the module in the stack, or open_session after
   // setcred, finds the keyring already made for this handle. `revoke` may
   // first appear on this line.
@@ -46,7 +52,7 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
     services.log.Log(LogLevel::kDebug,
                      "Session keyring " + std::to_string(state.keyring) +
                          " is already set up for this handle");
-    HoldIfRevocable(services, state, false, state.opened_for_self);
+    HoldIfRevocable(services, state, false);
     return Result(Verdict::kSuccess);
   }
 
@@ -72,8 +78,8 @@ HookResult EstablishCredentials(Services& services, UserSource& users,
     state.opener = self;
     state.opened_for_self = outcome.for_self;
     // After a failed open, its one error line is what matters.
-    HoldIfRevocable(services, state, outcome.kind == OpenOutcome::Kind::kFailed,
-                    outcome.for_self);
+    HoldIfRevocable(services, state,
+                    outcome.kind == OpenOutcome::Kind::kFailed);
   }
   return Result(outcome.kind == OpenOutcome::Kind::kFailed ? Verdict::kFailure
                                                            : Verdict::kSuccess);
@@ -93,8 +99,8 @@ HookResult CloseSession(Services& services, const Options& options,
 
   switch (state.revoke) {
     case RevokeMode::kAtClose:
-      RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
-      break;
+      RevokeAndForget(services, state).IgnoreError();
+      return Result(Verdict::kSuccess);
     case RevokeMode::kAtEnd:
       state.awaiting_end = true;  // the end of the handle revokes it
       return Result(Verdict::kSuccess);
@@ -106,7 +112,6 @@ HookResult CloseSession(Services& services, const Options& options,
   }
   // The next open on this handle starts a new session.
   state.keyring = 0;
-  state.holder = 0;
   return Result(Verdict::kSuccess);
 }
 
@@ -116,10 +121,7 @@ HookResult DeleteCredentials(Services& services, const Options& options,
   if (state.keyring == 0 || state.revoke != RevokeMode::kAtClose) {
     return Result(Verdict::kIgnore);
   }
-  const Status status =
-      RevokeSessionKeyring(services, state.keyring, state.holder);
-  state.keyring = 0;
-  state.holder = 0;
+  const Status status = RevokeAndForget(services, state);
   return Result(status.ok() ? Verdict::kSuccess : Verdict::kFailure);
 }
 
@@ -130,9 +132,7 @@ void EndTransaction(Services& services, HandleState& state, pid_t self,
   const bool opener = self == state.opener;
   if (state.keyring != 0 && state.revoke == RevokeMode::kAtEnd) {
     if (!silent && opener) {
-      RevokeSessionKeyring(services, state.keyring, state.holder).IgnoreError();
-      state.keyring = 0;
-      state.holder = 0;
+      RevokeAndForget(services, state).IgnoreError();
     } else {
       services.log.Log(LogLevel::kDebug, "Not revoking session keyring " +
                                              std::to_string(state.keyring) +
